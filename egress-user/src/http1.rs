@@ -1300,6 +1300,7 @@ mod tests {
             not_http_reason(&feed(MAX_BODY, &[&wire])).to_owned()
         };
         assert_eq!(reason(b"3\r\nabcX\r\n"), "chunk data not followed by CRLF");
+        assert_eq!(reason(b"3\r\nabcX"), "chunk data not followed by CRLF");
         assert_eq!(reason(b"zz\r\n"), "invalid chunk-size line");
         assert_eq!(reason(b"3\nabc\r\n"), "invalid chunk-size line");
         assert_eq!(

@@ -1,6 +1,10 @@
-
-pub mod policy;
-pub mod http1;
+//! egress: see README.md. Pure logic (parsing, policy, inspection) is tested without root;
+//! the loader, daemon and guardian need root and a kernel with BPF.
+pub mod audit;
 pub mod cgroup;
+pub mod http1;
+pub mod inspector;
 pub mod loader;
+pub mod policy;
+pub mod procmem;
 pub mod targets;
