@@ -74,7 +74,7 @@ fn peer_of(ctx: &SkMsgContext) -> Peer {
     // SAFETY: `msg` is the context pointer the kernel passed in; every field is in bounds.
     unsafe {
         let family = read_volatile(&raw const (*msg).family);
-        let port = u32::from(u16::from_be(read_volatile(&raw const (*msg).remote_port) as u16));
+        let port = u32::from(u16::from_be(network_port(read_volatile(&raw const (*msg).remote_port))));
         let ip4 = read_volatile(&raw const (*msg).remote_ip4);
         let ip6 = [
             read_volatile(&raw const (*msg).remote_ip6[0]),
@@ -85,4 +85,11 @@ fn peer_of(ctx: &SkMsgContext) -> Peer {
         let ip = if family == AF_INET { [ip4, 0, 0, 0] } else { ip6 };
         Peer { family, port, ip }
     }
+}
+
+/// The remote port of an `sk_msg` context, in network byte order. Little-endian kernels
+/// shift it into the upper half of the 32-bit field; a connected socket never has port 0,
+/// so whichever half is set is the port.
+fn network_port(field: u32) -> u16 {
+    if field & 0xffff == 0 { (field >> 16) as u16 } else { field as u16 }
 }

@@ -2,9 +2,12 @@
 //! the loader, daemon and guardian need root and a kernel with BPF.
 pub mod audit;
 pub mod cgroup;
+pub mod daemon;
+pub mod guardian;
 pub mod http1;
 pub mod inspector;
 pub mod loader;
 pub mod policy;
 pub mod procmem;
+pub mod run;
 pub mod targets;

@@ -1,19 +1,165 @@
-use std::path::Path;
-fn main() -> anyhow::Result<()> {
-    let config = egress_common::Config { mode: 1, fail_mode: 0, capture_max: 65536, _reserved: 0, heartbeat_timeout_ns: 2_000_000_000 };
-    let mut k = egress::loader::Kernel::load(egress::loader::pin_dir("smoke"), config)?;
-    k.attach_global()?;
-    let mount = egress::cgroup::cgroup2_mount()?;
-    let dir = mount.join("egress-smoke");
-    std::fs::create_dir_all(&dir)?;
-    k.watch_cgroup(&dir, egress::cgroup::cgroup_id(&dir)?)?;
-    let lib = Path::new("/usr/lib/x86_64-linux-gnu/libssl.so.3");
-    let ex = egress::targets::inspect(lib)?;
-    println!("{ex:?}");
-    k.attach_openssl(lib, &ex)?;
-    k.attach_loader_hook(Path::new("/lib64/ld-linux-x86-64.so.2"))?;
-    println!("attached; counters {:?}", k.counters());
-    k.release()?;
-    std::fs::remove_dir(&dir)?;
+//! The `egress` command line.
+use std::{ffi::OsString, path::PathBuf, process::ExitCode};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use egress::{
+    daemon::{Daemon, Options},
+    guardian,
+    policy::{Mode, Policy},
+    run,
+};
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Parser)]
+#[command(name = "egress", version, about = "Stops AI agents from leaking sensitive data through TLS")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// Policy file (YAML); without it the built-in default policy applies.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Overrides the policy's mode.
+    #[arg(long, value_name = "M", value_parser = parse_mode)]
+    mode: Option<Mode>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one command in a fresh cgroup under the policy; exits with its exit code.
+    Run {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Audit log (JSON Lines).
+        #[arg(long, value_name = "FILE", default_value = "egress-audit.jsonl")]
+        audit: PathBuf,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
+    /// The host daemon: watch cgroup v2 directories and everything below them.
+    Daemon {
+        /// A cgroup v2 directory to watch (repeatable).
+        #[arg(long = "cgroup", value_name = "DIR", required = true)]
+        cgroups: Vec<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Audit log (JSON Lines).
+        #[arg(long, value_name = "FILE", default_value = "/var/log/egress/audit.jsonl")]
+        audit: PathBuf,
+        /// Name of this daemon's kernel state under /sys/fs/bpf/egress.
+        #[arg(long, value_name = "NAME", default_value = "daemon")]
+        instance: String,
+    },
+    /// Policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Internal: applies the fail mode if the daemon that started it dies.
+    #[command(hide = true)]
+    Guardian {
+        #[arg(long, value_name = "DIR")]
+        pin_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file; errors name the line, column and key.
+    Check { file: PathBuf },
+}
+
+fn parse_mode(value: &str) -> Result<Mode, String> {
+    match value {
+        "monitor" => Ok(Mode::Monitor),
+        "enforce" => Ok(Mode::Enforce),
+        other => Err(format!("unknown mode `{other}`, expected `monitor` or `enforce`")),
+    }
+}
+
+impl PolicyArgs {
+    fn load(&self) -> anyhow::Result<Policy> {
+        let mut policy = match &self.policy {
+            Some(path) => Policy::load(path)?,
+            None => Policy::builtin_default(),
+        };
+        if let Some(mode) = self.mode {
+            policy.mode = mode;
+        }
+        Ok(policy)
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("egress: error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Policy { command: PolicyCommand::Check { file } } => Ok(check_policy(&file)),
+        Command::Guardian { pin_dir } => guardian::watch(&pin_dir).map(|()| ExitCode::SUCCESS),
+        Command::Run { policy, audit, command } => {
+            require_root("run")?;
+            let policy = policy.load()?;
+            let code = runtime()?.block_on(run::run(policy, audit, command))?;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::Daemon { cgroups, policy, audit, instance } => {
+            require_root("daemon")?;
+            let policy = policy.load()?;
+            runtime()?.block_on(async {
+                let daemon = Daemon::start(Options { cgroups, policy, audit, instance })?;
+                let mut interrupt = signal(SignalKind::interrupt())?;
+                let mut terminate = signal(SignalKind::terminate())?;
+                let stop = async move {
+                    tokio::select! {
+                        _ = interrupt.recv() => log::info!("SIGINT: stopping"),
+                        _ = terminate.recv() => log::info!("SIGTERM: stopping"),
+                    }
+                };
+                daemon.run(stop, false).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_policy(file: &std::path::Path) -> ExitCode {
+    match Policy::load(file) {
+        Ok(policy) => {
+            println!("{}: ok ({} tools, mode {}, version {})", file.display(), policy.tools.len(), policy.mode, &policy.digest[..12]);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Loading eBPF programs, signalling agents and reading their memory need root (or
+/// CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE and CAP_KILL); say so plainly.
+fn require_root(command: &str) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        anyhow::bail!("`egress {command}` needs root (it loads eBPF programs and stops and reads agent processes): run it with sudo");
+    }
     Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
 }

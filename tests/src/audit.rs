@@ -69,7 +69,11 @@ pub fn format_records(records: &[Value]) -> String {
 pub fn audit_text(path: &Path) -> String {
     match std::fs::read_to_string(path) {
         Ok(t) if t.is_empty() => format!("audit log {}: (empty)\n", path.display()),
-        Ok(t) => format!("audit log {}:\n{}", path.display(), crate::excerpt(t.as_bytes(), 20_000)),
+        Ok(t) => format!(
+            "audit log {}:\n{}",
+            path.display(),
+            crate::excerpt(t.as_bytes(), 20_000)
+        ),
         Err(e) => format!("audit log {}: {e}\n", path.display()),
     }
 }
@@ -85,7 +89,11 @@ pub fn schema_problems(r: &Value) -> Vec<String> {
         Some(v) if !ok(v) => p.push(format!("`{key}` should be {what}, is {v}")),
         _ => {}
     };
-    need("ts", |v| v.as_str().is_some_and(is_rfc3339), "an RFC 3339 string");
+    need(
+        "ts",
+        |v| v.as_str().is_some_and(is_rfc3339),
+        "an RFC 3339 string",
+    );
     need("pid", |v| v.as_u64().is_some(), "a non-negative integer");
     need("comm", Value::is_string, "a string");
     need(
@@ -96,7 +104,11 @@ pub fn schema_problems(r: &Value) -> Vec<String> {
     need("tls_library", Value::is_string, "a string");
     need(
         "peer",
-        |v| v.is_null() || v.as_str().is_some_and(|s| s.parse::<std::net::SocketAddr>().is_ok()),
+        |v| {
+            v.is_null()
+                || v.as_str()
+                    .is_some_and(|s| s.parse::<std::net::SocketAddr>().is_ok())
+        },
         "an ip:port string or null",
     );
     need("host", Value::is_string, "a string");
@@ -116,7 +128,9 @@ pub fn schema_problems(r: &Value) -> Vec<String> {
         |v| {
             v.is_null()
                 || v.as_str().is_some_and(|s| {
-                    s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+                    s.len() == 64
+                        && s.bytes()
+                            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
                 })
         },
         "64 lower-case hex digits or null",
@@ -130,7 +144,9 @@ pub fn schema_problems(r: &Value) -> Vec<String> {
     );
     for forbidden in ["body", "raw_body", "payload"] {
         if obj.contains_key(forbidden) {
-            p.push(format!("has key `{forbidden}`: the audit log must never hold the raw body"));
+            p.push(format!(
+                "has key `{forbidden}`: the audit log must never hold the raw body"
+            ));
         }
     }
     p
@@ -239,14 +255,24 @@ pub fn check_record(r: &Value, e: &Expect) -> Vec<String> {
     }
     if let Some(body) = &e.body {
         if r["bytes"].as_u64() != Some(body.len() as u64) {
-            p.push(format!("`bytes` should be {}, is {}", body.len(), r["bytes"]));
+            p.push(format!(
+                "`bytes` should be {}, is {}",
+                body.len(),
+                r["bytes"]
+            ));
         }
         let sha = crate::sha256_hex(body);
         if r["body_sha256"].as_str() != Some(sha.as_str()) {
-            p.push(format!("`body_sha256` should be {sha}, is {}", r["body_sha256"]));
+            p.push(format!(
+                "`body_sha256` should be {sha}, is {}",
+                r["body_sha256"]
+            ));
         }
         if r["truncated"].as_bool() != Some(false) {
-            p.push(format!("`truncated` should be false, is {}", r["truncated"]));
+            p.push(format!(
+                "`truncated` should be false, is {}",
+                r["truncated"]
+            ));
         }
     }
     if r["pid"].as_u64() == Some(0) {

@@ -257,7 +257,10 @@ mod tests {
             parse_cgroup2_mount(info),
             Some(PathBuf::from("/sys/fs/my cgroup"))
         );
-        assert_eq!(parse_cgroup2_mount("1 2 0:1 / / rw - ext4 /dev/sda rw\n"), None);
+        assert_eq!(
+            parse_cgroup2_mount("1 2 0:1 / / rw - ext4 /dev/sda rw\n"),
+            None
+        );
     }
 
     #[test]

@@ -188,7 +188,10 @@ pub struct CapturedChild {
     status: Option<ExitStatus>,
 }
 
-fn collect(mut r: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+fn collect(
+    mut r: impl std::io::Read + Send + 'static,
+    into: Arc<Mutex<Vec<u8>>>,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         loop {
@@ -402,7 +405,12 @@ pub enum Client {
 }
 
 impl Client {
-    pub const ALL: [Client; 4] = [Client::Curl, Client::Httpx, Client::OpenAi, Client::NodeFetch];
+    pub const ALL: [Client; 4] = [
+        Client::Curl,
+        Client::Httpx,
+        Client::OpenAi,
+        Client::NodeFetch,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -459,10 +467,7 @@ impl Client {
                 .arg(&req.body_file),
             Client::OpenAi => {
                 let fixed = self.fixed_path().unwrap_or_default();
-                assert_eq!(
-                    req.path, fixed,
-                    "the openai SDK client only calls {fixed}"
-                );
+                assert_eq!(req.path, fixed, "the openai SDK client only calls {fixed}");
                 python_script("openai_chat.py")
                     .arg(target.url("/v1"))
                     .arg(ca)

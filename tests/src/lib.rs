@@ -9,8 +9,8 @@
 //! Helpers panic with a message instead of returning `Result`, as root-only test code does.
 
 pub mod audit;
-pub mod cgroup;
 pub mod certs;
+pub mod cgroup;
 pub mod client;
 pub mod daemon;
 pub mod fixture;
@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sha2::{Digest, Sha256};
 
 pub use audit::{read_audit, wait_for_audit};
-pub use cgroup::CgroupGuard;
 pub use certs::TestCerts;
+pub use cgroup::CgroupGuard;
 pub use client::{Client, ClientRequest, Launcher, RunOutput};
 pub use daemon::{DaemonOptions, EgressDaemon};
 pub use fixture::Fixture;
@@ -146,7 +146,9 @@ pub fn json_body(len: usize, marker: &str, seed: u64) -> Vec<u8> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,";
     let mut out = Vec::with_capacity(len);
     out.extend_from_slice(head.as_bytes());
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     for _ in 0..fill {
         x = x
             .wrapping_mul(6364136223846793005)

@@ -400,7 +400,10 @@ async fn handle_request(
         r.body_error = error;
     }
     if !complete {
-        return json_response(StatusCode::BAD_REQUEST, r#"{"error":"incomplete body"}"#.into());
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"incomplete body"}"#.into(),
+        );
     }
 
     if method == "POST" && path == "/v1/chat/completions" {

@@ -45,7 +45,8 @@ const DEFAULT_POLICY_NAME: &str = "<built-in default_policy.yaml>";
 /// The only policy language version this build understands.
 pub const POLICY_VERSION: u32 = 1;
 pub const DEFAULT_CAPTURE_MAX_BYTES: u32 = 256 * 1024;
-pub const MAX_CAPTURE_MAX_BYTES: u32 = 16 * 1024 * 1024;
+/// The kernel side copies a write in at most this many bytes (bounded eBPF loop).
+pub const MAX_CAPTURE_MAX_BYTES: u32 = egress_common::MAX_CAPTURE_BYTES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -365,11 +365,11 @@ fn error_wrong_type() {
 #[test]
 fn error_capture_max_bytes_range() {
     let e = parse_err(&format!("{HEADER}capture_max_bytes: 0\n"));
-    assert_err(&e, 5, 20, "capture_max_bytes", "between 1 and 16777216");
-    let e = parse_err(&format!("{HEADER}capture_max_bytes: 16777217\n"));
-    assert_err(&e, 5, 20, "capture_max_bytes", "got 16777217");
-    let p = parse(&format!("{HEADER}capture_max_bytes: 16777216\n"));
-    assert_eq!(p.capture_max_bytes, 16_777_216);
+    assert_err(&e, 5, 20, "capture_max_bytes", "between 1 and 1048576");
+    let e = parse_err(&format!("{HEADER}capture_max_bytes: 1048577\n"));
+    assert_err(&e, 5, 20, "capture_max_bytes", "got 1048577");
+    let p = parse(&format!("{HEADER}capture_max_bytes: 1048576\n"));
+    assert_eq!(p.capture_max_bytes, 1_048_576);
 }
 
 #[test]

@@ -1,0 +1,443 @@
+//! The daemon: attaches to the watched cgroups, reads events, holds and releases agents,
+//! and writes the audit log. `egress daemon` and `egress run` both drive one of these.
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::ToSocketAddrs as _,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context as _, anyhow};
+use aya::maps::{MapData, RingBuf};
+use egress_common::{
+    Config, EventHeader, FAIL_CLOSED, FAIL_OPEN, MODE_ENFORCE, MODE_MONITOR, Peer, SslKey, flag,
+    kind,
+};
+use ipnet::IpNet;
+use tokio::io::unix::AsyncFd;
+
+use crate::{
+    audit::{AuditLog, AuditRecord},
+    cgroup, guardian,
+    guardian::Guardian,
+    inspector::{ConnectionKey, Inspector, Verdict, Writer},
+    loader::{self, Kernel},
+    policy::{FailMode, Mode, Policy},
+    procmem, targets,
+};
+
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(200);
+/// A daemon silent for this long is taken for dead by the kernel side.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(10);
+
+pub struct Options {
+    pub cgroups: Vec<PathBuf>,
+    pub policy: Policy,
+    pub audit: PathBuf,
+    pub instance: String,
+}
+
+/// Monitor mode: where the chunks of one thread's current write have got to.
+struct WriteInProgress {
+    ssl: u64,
+    next_offset: u64,
+    /// Bytes the kernel copies of this write (the capture cap may make it less than its length).
+    captured_len: u64,
+    total_len: u64,
+}
+
+pub struct Daemon {
+    kernel: Kernel,
+    events: AsyncFd<RingBuf<MapData>>,
+    policy: Policy,
+    inspector: Inspector,
+    audit: AuditLog,
+    inspected: targets::Inspected,
+    cgroup_paths: HashMap<u64, String>,
+    writes: HashMap<u64, WriteInProgress>,
+    response_bytes: u64,
+    pin_dir: PathBuf,
+    guardian: Guardian,
+}
+
+impl Daemon {
+    pub fn start(options: Options) -> anyhow::Result<Self> {
+        let Options { cgroups, policy, audit, instance } = options;
+        let pin_dir = loader::pin_dir(&instance);
+        if pin_dir.exists() {
+            log::warn!("found the state of a previous {instance} daemon: settling what it held");
+            loader::ensure_kernel_filesystems()?;
+            if let Err(error) = guardian::settle(&pin_dir) {
+                log::warn!("could not settle the previous state: {error:#}");
+            }
+            loader::remove_pins(&pin_dir)?;
+        }
+        let audit = AuditLog::open(&audit)?;
+        let mut kernel = Kernel::load(pin_dir.clone(), kernel_config(&policy))?;
+        beat(&mut kernel.heartbeat)?;
+        kernel.attach_global()?;
+        let cgroup_mount = cgroup::cgroup2_mount()?;
+        let mut cgroup_paths = HashMap::new();
+        for dir in &cgroups {
+            if !dir.starts_with(&cgroup_mount) {
+                return Err(anyhow!("{} is not inside the cgroup v2 mount {}", dir.display(), cgroup_mount.display()));
+            }
+            let id = cgroup::cgroup_id(dir)?;
+            kernel.watch_cgroup(dir, id)?;
+            cgroup_paths.insert(id, cgroup::relative_path(&cgroup_mount, dir));
+        }
+        kernel.set_deny_networks(&deny_networks(&policy)?)?;
+        // SAFETY: the ring buffer owns its fd and lives inside the AsyncFd until both drop.
+        let events = unsafe { AsyncFd::register(kernel.take_events()?) }.context("polling the event ring buffer")?;
+        let guardian = Guardian::spawn(&pin_dir)?;
+        let mut daemon = Self {
+            kernel,
+            events,
+            policy,
+            inspector: Inspector::new(),
+            audit,
+            inspected: targets::Inspected::default(),
+            cgroup_paths,
+            writes: HashMap::new(),
+            response_bytes: 0,
+            pin_dir,
+            guardian,
+        };
+        // Loaders first (this daemon's own ld.so is the system's), then what already runs.
+        daemon.attach_new_code(std::process::id());
+        for dir in &cgroups {
+            for pid in cgroup::processes(dir) {
+                daemon.attach_new_code(pid);
+            }
+        }
+        log::info!(
+            "ready: watching {} cgroup(s), mode {}, fail_mode {}, policy {} ({}), {} TLS target(s) attached",
+            cgroups.len(),
+            daemon.policy.mode,
+            daemon.policy.fail_mode,
+            daemon.policy.source_name,
+            &daemon.policy.digest[..12],
+            daemon.kernel.tls_targets().len()
+        );
+        Ok(daemon)
+    }
+
+    /// Serves events until `stop` completes, then stops cleanly and returns its output.
+    pub async fn run<T>(mut self, stop: impl Future<Output = T>, release_on_exit: bool) -> anyhow::Result<T> {
+        let heartbeat = tokio::spawn(beat_forever(guardian::open_heartbeat(&self.pin_dir)?));
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        tokio::pin!(stop);
+        let served = loop {
+            tokio::select! {
+                output = &mut stop => break Ok(output),
+                readable = self.events.readable_mut() => {
+                    let mut guard = match readable {
+                        Ok(guard) => guard,
+                        Err(error) => break Err(anyhow!(error).context("polling the ring buffer")),
+                    };
+                    let mut records = Vec::new();
+                    while let Some(item) = guard.get_inner_mut().next() {
+                        records.push(item.to_vec());
+                    }
+                    guard.clear_ready();
+                    for record in records {
+                        if let Err(error) = self.handle(&record) {
+                            log::error!("{error:#}");
+                        }
+                    }
+                }
+                _ = housekeeping.tick() => self.housekeeping(),
+            }
+        };
+        heartbeat.abort();
+        self.shutdown(release_on_exit)?;
+        served
+    }
+
+    fn handle(&mut self, record: &[u8]) -> anyhow::Result<()> {
+        let header = EventHeader::read_from(record).context("short ring-buffer record")?;
+        match header.kind {
+            kind::WRITE_HELD => self.on_held_write(&header),
+            kind::WRITE_DATA => {
+                let payload = header.payload(record).context("data event shorter than its chunk")?;
+                self.on_write_chunk(&header, payload)
+            }
+            kind::READ_DATA => {
+                self.response_bytes += u64::from(header.chunk_len);
+                Ok(())
+            }
+            kind::EXEC | kind::LIBS_CHANGED => {
+                self.attach_new_code(header.tgid());
+                if header.flags & flag::HELD != 0 {
+                    self.release(header.pid_tgid);
+                }
+                Ok(())
+            }
+            other => Err(anyhow!("unknown event kind {other}")),
+        }
+    }
+
+    /// Enforce mode: the writer is stopped; read its buffer, decide, record, then resume it.
+    fn on_held_write(&mut self, header: &EventHeader) -> anyhow::Result<()> {
+        let writer = self.writer(header);
+        let key = ConnectionKey { tgid: header.tgid(), ssl: header.ssl };
+        let verdict = match procmem::read(header.tgid(), header.buf, header.total_len as usize) {
+            Ok(bytes) => {
+                let outcome = self.inspector.push(&self.policy, key, &writer, &bytes);
+                if self.record(&outcome.records) { outcome.verdict } else { Verdict::Block }
+            }
+            Err(error) => {
+                log::warn!("cannot read the write of pid {} ({}): {error}", writer.pid, writer.comm);
+                if self.policy.fail_mode == FailMode::Closed { Verdict::Block } else { Verdict::Pass }
+            }
+        };
+        if verdict == Verdict::Block {
+            self.kernel.denied_threads.insert(&header.pid_tgid, &1, 0).context("marking the thread denied")?;
+        }
+        self.release(header.pid_tgid);
+        Ok(())
+    }
+
+    /// Monitor mode: chunks of one write arrive in order; a gap or the capture cap means
+    /// bytes are missing, and the request they belonged to is recorded as truncated.
+    fn on_write_chunk(&mut self, header: &EventHeader, payload: &[u8]) -> anyhow::Result<()> {
+        let writer = self.writer(header);
+        let key = ConnectionKey { tgid: header.tgid(), ssl: header.ssl };
+        let mut records = Vec::new();
+        let continues = self
+            .writes
+            .get(&header.pid_tgid)
+            .is_some_and(|write| write.ssl == header.ssl && write.next_offset == header.offset && header.offset > 0);
+        if !continues {
+            if let Some(unfinished) = self.writes.remove(&header.pid_tgid) {
+                let unfinished_key = ConnectionKey { tgid: header.tgid(), ssl: unfinished.ssl };
+                records.extend(self.inspector.lose(&self.policy, unfinished_key, &writer, "capture lost chunks of a write"));
+            }
+            if header.offset != 0 {
+                records.extend(self.inspector.lose(&self.policy, key, &writer, "capture lost the start of a write"));
+                self.record(&records);
+                return Ok(());
+            }
+            let captured_len = header.total_len.min(u64::from(self.policy.capture_max_bytes));
+            self.writes.insert(
+                header.pid_tgid,
+                WriteInProgress { ssl: header.ssl, next_offset: 0, captured_len, total_len: header.total_len },
+            );
+        }
+        records.extend(self.inspector.push(&self.policy, key, &writer, payload).records);
+        let write = self.writes.get_mut(&header.pid_tgid).context("write in progress")?;
+        write.next_offset = header.offset + payload.len() as u64;
+        if write.next_offset >= write.captured_len {
+            let truncated = write.captured_len < write.total_len;
+            let total_len = write.total_len;
+            self.writes.remove(&header.pid_tgid);
+            if truncated || header.flags & flag::TRUNCATED != 0 {
+                let why = format!("write of {total_len} bytes is longer than capture_max_bytes");
+                records.extend(self.inspector.lose(&self.policy, key, &writer, &why));
+            }
+        }
+        self.record(&records);
+        Ok(())
+    }
+
+    /// Appends records to the audit log; false if one could not be written (the caller then
+    /// refuses the write rather than let it leave unrecorded).
+    fn record(&mut self, records: &[AuditRecord]) -> bool {
+        let mut all_written = true;
+        for record in records {
+            if let Err(error) = self.audit.append(record) {
+                log::error!("{error:#}");
+                all_written = false;
+            }
+        }
+        all_written
+    }
+
+    /// Resumes a held thread's process unless another of its threads is still held (SIGCONT
+    /// resumes the whole process).
+    fn release(&mut self, pid_tgid: u64) {
+        let _ = self.kernel.held.remove(&pid_tgid);
+        let tgid = pid_tgid >> 32;
+        let others_held = self.kernel.held.keys().filter_map(Result::ok).any(|other| other >> 32 == tgid);
+        if !others_held {
+            guardian::resume(tgid as u32);
+        }
+    }
+
+    /// Attaches to TLS code and loaders that a process maps and that were not seen before.
+    fn attach_new_code(&mut self, pid: u32) {
+        for file in targets::mapped_files(pid) {
+            let Some((path, exports)) = self.inspected.first_sight(pid, &file) else {
+                continue;
+            };
+            if exports.has_openssl_writes() {
+                match self.kernel.attach_openssl(&path, &exports) {
+                    Ok(_) => log::info!("attached OpenSSL probes to {}", path.display()),
+                    Err(error) => log::error!("{error:#}"),
+                }
+            }
+            if exports.dl_debug_state {
+                match self.kernel.attach_loader_hook(&path) {
+                    Ok(()) => log::info!("attached the library-load hook to {}", path.display()),
+                    Err(error) => log::error!("{error:#}"),
+                }
+            }
+        }
+    }
+
+    fn writer(&mut self, header: &EventHeader) -> Writer {
+        let pid = header.tgid();
+        let cgroup = match self.cgroup_paths.get(&header.cgroup_id) {
+            Some(path) => path.clone(),
+            None => {
+                let path = cgroup::cgroup_of(pid).unwrap_or_else(|| format!("cgroup id {}", header.cgroup_id));
+                self.cgroup_paths.insert(header.cgroup_id, path.clone());
+                path
+            }
+        };
+        let peer = self
+            .kernel
+            .ssl_peers
+            .get(&SslKey { tgid: pid, _pad: 0, ssl: header.ssl }, 0)
+            .ok()
+            .map(|peer| format_peer(&peer));
+        Writer {
+            pid,
+            comm: header.comm_str().to_owned(),
+            cgroup,
+            tls_library: self
+                .kernel
+                .tls_target(header.lib_cookie)
+                .map(|path| path.display().to_string())
+                .unwrap_or_default(),
+            peer,
+        }
+    }
+
+    fn housekeeping(&mut self) {
+        self.inspector.forget_processes(|tgid| Path::new(&format!("/proc/{tgid}")).exists());
+        self.writes.retain(|pid_tgid, _| Path::new(&format!("/proc/{}", pid_tgid >> 32)).exists());
+        self.report_kernel_counters(log::Level::Debug);
+    }
+
+    fn report_kernel_counters(&self, quiet_level: log::Level) {
+        for (name, value) in self.kernel.counters() {
+            // Lost data is never silent: anything that stands for missing inspection warns.
+            let lossy = matches!(name, "ringbuf_drops" | "hold_signal_failed" | "sockhash_full" | "read_user_failed");
+            let level = if lossy && value > 0 { log::Level::Warn } else { quiet_level };
+            log::log!(level, "kernel counter {name} = {value}");
+        }
+        log::log!(quiet_level, "response bytes captured = {}", self.response_bytes);
+    }
+
+    /// Resumes anything held, then either removes every program (`release`: `egress run`, or
+    /// fail mode open) or leaves them pinned to drop TLS writes until a daemon is back.
+    fn shutdown(self, release: bool) -> anyhow::Result<()> {
+        self.report_kernel_counters(log::Level::Info);
+        let closed_and_kept = !release && self.policy.fail_mode == FailMode::Closed;
+        let Self { mut kernel, guardian, pin_dir, .. } = self;
+        kernel.heartbeat.set(0, &0, 0).context("clearing the heartbeat")?;
+        let held: Vec<u64> = kernel.held.keys().filter_map(Result::ok).collect();
+        for pid_tgid in held {
+            if closed_and_kept {
+                kernel.denied_threads.insert(&pid_tgid, &1, 0)?;
+            }
+            let _ = kernel.held.remove(&pid_tgid);
+            guardian::resume((pid_tgid >> 32) as u32);
+        }
+        if closed_and_kept {
+            log::warn!(
+                "fail_mode closed: TLS writes of watched agents are dropped until a daemon is back \
+                 (remove {} to lift)",
+                pin_dir.display()
+            );
+            kernel.leave_pinned();
+        } else {
+            kernel.release()?;
+        }
+        guardian.dismiss()
+    }
+}
+
+fn kernel_config(policy: &Policy) -> Config {
+    Config {
+        mode: if policy.mode == Mode::Enforce { MODE_ENFORCE } else { MODE_MONITOR },
+        fail_mode: if policy.fail_mode == FailMode::Closed { FAIL_CLOSED } else { FAIL_OPEN },
+        capture_max: policy.capture_max_bytes,
+        _reserved: 0,
+        heartbeat_timeout_ns: HEARTBEAT_TIMEOUT.as_nanos() as u64,
+    }
+}
+
+/// The policy's literal networks plus the addresses its host names resolve to now.
+fn deny_networks(policy: &Policy) -> anyhow::Result<Vec<IpNet>> {
+    let mut networks = policy.deny_nets();
+    for host in policy.deny_hosts() {
+        let addresses = (host, 0).to_socket_addrs().with_context(|| format!("resolving deny_destinations host {host}"))?;
+        networks.extend(addresses.map(|address| IpNet::from(address.ip())));
+    }
+    Ok(networks)
+}
+
+fn format_peer(peer: &Peer) -> String {
+    if peer.family == libc::AF_INET as u32 {
+        let ip = std::net::Ipv4Addr::from(u32::from_be(peer.ip[0]));
+        format!("{ip}:{}", peer.port)
+    } else {
+        let mut bytes = [0u8; 16];
+        for (chunk, word) in bytes.chunks_mut(4).zip(peer.ip) {
+            chunk.copy_from_slice(&word.to_ne_bytes());
+        }
+        format!("[{}]:{}", std::net::Ipv6Addr::from(bytes), peer.port)
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    // SAFETY: clock_gettime into a zeroed timespec; CLOCK_MONOTONIC is what bpf_ktime_get_ns reads.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+fn beat(heartbeat: &mut aya::maps::Array<MapData, u64>) -> anyhow::Result<()> {
+    heartbeat.set(0, &monotonic_ns(), 0).context("writing the heartbeat")
+}
+
+async fn beat_forever(mut heartbeat: aya::maps::Array<MapData, u64>) {
+    let mut interval = tokio::time::interval(HEARTBEAT_INTERVAL);
+    loop {
+        interval.tick().await;
+        if let Err(error) = beat(&mut heartbeat) {
+            log::error!("{error:#}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_print_as_ip_and_port() {
+        let v4 = Peer { family: libc::AF_INET as u32, port: 8443, ip: [u32::from_ne_bytes([127, 0, 0, 1]), 0, 0, 0] };
+        assert_eq!(format_peer(&v4), "127.0.0.1:8443");
+        let mut loopback6 = [0u32; 4];
+        loopback6[3] = u32::from_ne_bytes([0, 0, 0, 1]);
+        let v6 = Peer { family: libc::AF_INET6 as u32, port: 443, ip: loopback6 };
+        assert_eq!(format_peer(&v6), "[::1]:443");
+    }
+
+    #[test]
+    fn kernel_config_follows_the_policy() {
+        let mut policy = Policy::builtin_default();
+        policy.mode = Mode::Enforce;
+        policy.fail_mode = FailMode::Closed;
+        let config = kernel_config(&policy);
+        assert_eq!(config.mode, MODE_ENFORCE);
+        assert_eq!(config.fail_mode, FAIL_CLOSED);
+        assert_eq!(config.capture_max, policy.capture_max_bytes);
+        assert_eq!(config.heartbeat_timeout_ns, 2_000_000_000);
+    }
+}
