@@ -1,9 +1,5 @@
 //! Network-layer refusal of `deny_destinations`: `connect()` to them fails with EPERM.
-use aya_ebpf::{
-    macros::cgroup_sock_addr,
-    maps::lpm_trie::Key,
-    programs::SockAddrContext,
-};
+use aya_ebpf::{macros::cgroup_sock_addr, maps::lpm_trie::Key, programs::SockAddrContext};
 use egress_common::counter;
 
 use crate::maps::{DENY_V4, DENY_V6, count};

@@ -3,9 +3,7 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf, SockHash},
 };
-use egress_common::{
-    Config, DataEvent, DenyKeyV4, DenyKeyV6, Peer, ReadArgs, SocketKey, SslKey, counter,
-};
+use egress_common::{Config, DataEvent, DenyKeyV4, DenyKeyV6, Peer, ReadArgs, SocketKey, SslKey, counter};
 
 /// Events to user space: held writes, captured chunks, execs, library loads.
 #[map]

@@ -2,9 +2,7 @@
 //! the `sk_msg` program on that map drops every send of a thread marked denied (the sender
 //! sees EACCES). It also records which peer a TLS connection's socket talks to.
 use aya_ebpf::{
-    bindings::{
-        BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, sk_action,
-    },
+    bindings::{BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, sk_action},
     helpers::bpf_get_current_pid_tgid,
     macros::{sk_msg, sock_ops},
     programs::{SkMsgContext, SockOpsContext},

@@ -2,13 +2,11 @@
 use aya_ebpf::{
     EbpfContext,
     helpers::{
-        bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_get_current_comm,
-        bpf_ktime_get_ns, bpf_probe_read_user_buf, bpf_send_signal,
+        bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_ktime_get_ns,
+        bpf_probe_read_user_buf, bpf_send_signal,
     },
 };
-use egress_common::{
-    CHUNK_BYTES, Config, EventHeader, FAIL_CLOSED, HEADER_BYTES, MAX_CHUNKS, counter, flag,
-};
+use egress_common::{CHUNK_BYTES, Config, EventHeader, FAIL_CLOSED, HEADER_BYTES, MAX_CHUNKS, counter, flag};
 
 use crate::maps::{CONFIG, EVENTS, HEARTBEAT, HELD, SCRATCH, WATCHED_CGROUPS, count};
 

@@ -98,7 +98,8 @@ mod tests {
         log.append(&record).expect("writes");
         log.append(&record).expect("writes");
         let text = fs::read_to_string(&path).expect("reads");
-        let lines: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).expect("json")).collect();
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|line| serde_json::from_str(line).expect("json")).collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["action"], "block");
         assert_eq!(lines[0]["peer"], "127.0.0.1:443");

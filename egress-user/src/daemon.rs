@@ -11,8 +11,7 @@ use std::{
 use anyhow::{Context as _, anyhow};
 use aya::maps::{MapData, RingBuf};
 use egress_common::{
-    Config, EventHeader, FAIL_CLOSED, FAIL_OPEN, MODE_ENFORCE, MODE_MONITOR, Peer, SslKey, flag,
-    kind,
+    Config, EventHeader, FAIL_CLOSED, FAIL_OPEN, MODE_ENFORCE, MODE_MONITOR, Peer, SslKey, flag, kind,
 };
 use ipnet::IpNet;
 use tokio::io::unix::AsyncFd;
@@ -213,7 +212,12 @@ impl Daemon {
         if !continues {
             if let Some(unfinished) = self.writes.remove(&header.pid_tgid) {
                 let unfinished_key = ConnectionKey { tgid: header.tgid(), ssl: unfinished.ssl };
-                records.extend(self.inspector.lose(&self.policy, unfinished_key, &writer, "capture lost chunks of a write"));
+                records.extend(self.inspector.lose(
+                    &self.policy,
+                    unfinished_key,
+                    &writer,
+                    "capture lost chunks of a write",
+                ));
             }
             if header.offset != 0 {
                 records.extend(self.inspector.lose(&self.policy, key, &writer, "capture lost the start of a write"));
@@ -375,7 +379,8 @@ fn kernel_config(policy: &Policy) -> Config {
 fn deny_networks(policy: &Policy) -> anyhow::Result<Vec<IpNet>> {
     let mut networks = policy.deny_nets();
     for host in policy.deny_hosts() {
-        let addresses = (host, 0).to_socket_addrs().with_context(|| format!("resolving deny_destinations host {host}"))?;
+        let addresses =
+            (host, 0).to_socket_addrs().with_context(|| format!("resolving deny_destinations host {host}"))?;
         networks.extend(addresses.map(|address| IpNet::from(address.ip())));
     }
     Ok(networks)

@@ -83,7 +83,11 @@ pub fn settle(pin_dir: &Path) -> anyhow::Result<()> {
             }
             let _ = held.remove(&pid_tgid);
             resume((pid_tgid >> 32) as u32);
-            log::warn!("resumed held process {} ({})", pid_tgid >> 32, if closed { "its write fails" } else { "uninspected" });
+            log::warn!(
+                "resumed held process {} ({})",
+                pid_tgid >> 32,
+                if closed { "its write fails" } else { "uninspected" }
+            );
         }
         std::thread::sleep(SWEEP_INTERVAL);
     }

@@ -90,12 +90,7 @@ impl RequestAssembler {
     /// `max_body` bounds memory for bodies: bytes beyond it are hashed and counted but not kept
     /// (the request is then marked `body_truncated`, never passed off as whole).
     pub fn new(max_body: usize) -> Self {
-        Self {
-            max_body,
-            state: State::awaiting_head(),
-            carry: Vec::new(),
-            bytes_seen: 0,
-        }
+        Self { max_body, state: State::awaiting_head(), carry: Vec::new(), bytes_seen: 0 }
     }
 
     /// Feed the next bytes the client wrote. Returns what became known.
@@ -167,9 +162,7 @@ impl RequestAssembler {
                 Step::Advance(0) | Step::Wait => return pos,
                 Step::Advance(n) => pos += n,
                 Step::Fail(reason) => {
-                    progress.push(Progress::NotHttp {
-                        reason: reason.clone(),
-                    });
+                    progress.push(Progress::NotHttp { reason: reason.clone() });
                     self.state = State::Failed(reason);
                     return pos;
                 }
@@ -220,9 +213,7 @@ impl RequestAssembler {
         let framing = if head.chunked {
             Framing::Chunked(ChunkPhase::SizeLine)
         } else {
-            Framing::Length {
-                remaining: head.content_length.unwrap_or(0),
-            }
+            Framing::Length { remaining: head.content_length.unwrap_or(0) }
         };
         let in_flight = InFlight {
             body: BodySink::new(self.max_body, head.content_encoding.as_deref()),
@@ -252,9 +243,7 @@ impl RequestAssembler {
             }
             Ok(BodyStep::Finished(n)) => {
                 in_flight.wire_len += n as u64;
-                if let State::Body(done) =
-                    std::mem::replace(&mut self.state, State::awaiting_head())
-                {
+                if let State::Body(done) = std::mem::replace(&mut self.state, State::awaiting_head()) {
                     progress.push(Progress::Complete(done.finish()));
                 }
                 Step::Advance(n)
@@ -276,10 +265,7 @@ enum State {
 
 impl State {
     fn awaiting_head() -> Self {
-        State::Head {
-            scanned: 0,
-            parse_at: 0,
-        }
+        State::Head { scanned: 0, parse_at: 0 }
     }
 }
 
@@ -350,29 +336,21 @@ impl Framing {
         let phase = match self {
             Framing::Length { remaining } => {
                 let taken = take_body_bytes(rest, remaining, body);
-                return Ok(if *remaining == 0 {
-                    BodyStep::Finished(taken)
-                } else {
-                    BodyStep::Consumed(taken)
-                });
+                return Ok(if *remaining == 0 { BodyStep::Finished(taken) } else { BodyStep::Consumed(taken) });
             }
             Framing::Chunked(phase) => phase,
         };
         match phase {
             ChunkPhase::SizeLine => {
-                let Some(line) = complete_line(rest, MAX_CHUNK_SIZE_LINE, "chunk-size line")?
-                else {
+                let Some(line) = complete_line(rest, MAX_CHUNK_SIZE_LINE, "chunk-size line")? else {
                     return Ok(BodyStep::Wait);
                 };
                 let size = match httparse::parse_chunk_size(line) {
                     Ok(httparse::Status::Complete((used, size))) if used == line.len() => size,
                     _ => return Err("invalid chunk-size line".to_owned()),
                 };
-                *phase = if size == 0 {
-                    ChunkPhase::Trailers { seen: 0 }
-                } else {
-                    ChunkPhase::Data { remaining: size }
-                };
+                *phase =
+                    if size == 0 { ChunkPhase::Trailers { seen: 0 } } else { ChunkPhase::Data { remaining: size } };
                 Ok(BodyStep::Consumed(line.len()))
             }
             ChunkPhase::Data { remaining } => {
@@ -423,11 +401,7 @@ fn take_body_bytes(rest: &[u8], remaining: &mut u64, body: &mut BodySink) -> usi
 
 /// The line (through its `\n`) at the start of `rest`, `None` if it has not fully arrived, or
 /// an error once it is longer than `max_len`.
-fn complete_line<'a>(
-    rest: &'a [u8],
-    max_len: usize,
-    what: &str,
-) -> Result<Option<&'a [u8]>, String> {
+fn complete_line<'a>(rest: &'a [u8], max_len: usize, what: &str) -> Result<Option<&'a [u8]>, String> {
     match rest.iter().position(|&b| b == b'\n') {
         Some(newline) if newline < max_len => Ok(rest.get(..=newline)),
         None if rest.len() < max_len => Ok(None),
@@ -483,17 +457,10 @@ fn build_head(request: &httparse::Request<'_, '_>) -> Result<RequestHead, String
     let (Some(method), Some(path)) = (request.method, request.path) else {
         return Err("incomplete request line".to_owned());
     };
-    let headers: Vec<(String, Vec<u8>)> = request
-        .headers
-        .iter()
-        .map(|header| (header.name.to_ascii_lowercase(), header.value.to_vec()))
-        .collect();
-    let values_of = |name: &'static str| {
-        headers
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, value)| value.as_slice())
-    };
+    let headers: Vec<(String, Vec<u8>)> =
+        request.headers.iter().map(|header| (header.name.to_ascii_lowercase(), header.value.to_vec())).collect();
+    let values_of =
+        |name: &'static str| headers.iter().filter(move |(n, _)| n == name).map(|(_, value)| value.as_slice());
 
     let (host, host_port) = match values_of("host").collect::<Vec<_>>().as_slice() {
         [] => (None, None),
@@ -502,9 +469,8 @@ fn build_head(request: &httparse::Request<'_, '_>) -> Result<RequestHead, String
     };
     let content_length = parse_content_length(values_of("content-length"))?;
     let chunked = parse_transfer_encoding(values_of("transfer-encoding"))?;
-    let encodings: Vec<String> = values_of("content-encoding")
-        .map(|value| String::from_utf8_lossy(value).trim().to_ascii_lowercase())
-        .collect();
+    let encodings: Vec<String> =
+        values_of("content-encoding").map(|value| String::from_utf8_lossy(value).trim().to_ascii_lowercase()).collect();
     let content_encoding = (!encodings.is_empty()).then(|| encodings.join(", "));
 
     Ok(RequestHead {
@@ -528,30 +494,23 @@ fn parse_host(value: &[u8]) -> Result<(Option<String>, Option<u16>), String> {
         // Allowed by RFC 9112 3.2 when the target has no authority.
         return Ok((None, None));
     }
-    let (host, port, allowed): (&str, &str, fn(char) -> bool) =
-        if let Some(bracketed) = text.strip_prefix('[') {
-            let (literal, after) = bracketed.split_once(']').ok_or_else(invalid)?;
-            let port = match after {
-                "" => "",
-                _ => after.strip_prefix(':').ok_or_else(invalid)?,
-            };
-            (literal, port, |c| {
-                c.is_ascii_alphanumeric() || ":.%-_~".contains(c)
-            })
-        } else {
-            let (host, port) = text.rsplit_once(':').unwrap_or((text, ""));
-            (host, port, |c| {
-                c.is_ascii_alphanumeric() || "-._~%!$&'()*+,;=".contains(c)
-            })
+    let (host, port, allowed): (&str, &str, fn(char) -> bool) = if let Some(bracketed) = text.strip_prefix('[') {
+        let (literal, after) = bracketed.split_once(']').ok_or_else(invalid)?;
+        let port = match after {
+            "" => "",
+            _ => after.strip_prefix(':').ok_or_else(invalid)?,
         };
+        (literal, port, |c| c.is_ascii_alphanumeric() || ":.%-_~".contains(c))
+    } else {
+        let (host, port) = text.rsplit_once(':').unwrap_or((text, ""));
+        (host, port, |c| c.is_ascii_alphanumeric() || "-._~%!$&'()*+,;=".contains(c))
+    };
     if host.is_empty() || !host.chars().all(allowed) {
         return Err(invalid());
     }
     let port = match port {
         "" => None,
-        digits if digits.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(digits.parse::<u16>().map_err(|_| invalid())?)
-        }
+        digits if digits.bytes().all(|b| b.is_ascii_digit()) => Some(digits.parse::<u16>().map_err(|_| invalid())?),
         _ => return Err(invalid()),
     };
     Ok((Some(host.to_ascii_lowercase()), port))
@@ -593,10 +552,7 @@ fn parse_transfer_encoding<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Re
         .collect();
     match codings.as_slice() {
         [only] if only == "chunked" => Ok(true),
-        _ => Err(format!(
-            "unsupported Transfer-Encoding {:?}",
-            codings.join(", ")
-        )),
+        _ => Err(format!("unsupported Transfer-Encoding {:?}", codings.join(", "))),
     }
 }
 
@@ -610,20 +566,14 @@ struct CappedDigest {
 
 impl CappedDigest {
     fn new(limit: usize) -> Self {
-        Self {
-            kept: Vec::new(),
-            limit,
-            hasher: Sha256::new(),
-            len: 0,
-        }
+        Self { kept: Vec::new(), limit, hasher: Sha256::new(), len: 0 }
     }
 
     fn update(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
         self.len += bytes.len() as u64;
         let room = self.limit.saturating_sub(self.kept.len());
-        self.kept
-            .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        self.kept.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
     }
 }
 
@@ -676,29 +626,21 @@ impl BodySink {
             .collect();
         let decoding = match codings.as_slice() {
             [] => Decoding::Identity,
-            ["gzip" | "x-gzip"] => {
-                Decoding::Gzip(Box::new(MultiGzDecoder::new(CappedDigest::new(max_body))))
-            }
+            ["gzip" | "x-gzip"] => Decoding::Gzip(Box::new(MultiGzDecoder::new(CappedDigest::new(max_body)))),
             // HTTP "deflate" is the zlib format (RFC 9110 8.4.1.2).
             ["deflate"] => Decoding::Zlib(Box::new(ZlibDecoder::new(CappedDigest::new(max_body)))),
-            _ => Decoding::Unsupported(format!(
-                "unsupported content-encoding {}",
-                content_encoding.unwrap_or_default()
-            )),
+            _ => {
+                Decoding::Unsupported(format!("unsupported content-encoding {}", content_encoding.unwrap_or_default()))
+            }
         };
-        Self {
-            wire: CappedDigest::new(max_body),
-            decoding,
-        }
+        Self { wire: CappedDigest::new(max_body), decoding }
     }
 
     fn write(&mut self, bytes: &[u8]) {
         self.wire.update(bytes);
         let result = match &mut self.decoding {
             Decoding::Gzip(decoder) => decoder.write_all(bytes).map_err(|e| format!("gzip: {e}")),
-            Decoding::Zlib(decoder) => decoder
-                .write_all(bytes)
-                .map_err(|e| format!("deflate: {e}")),
+            Decoding::Zlib(decoder) => decoder.write_all(bytes).map_err(|e| format!("deflate: {e}")),
             Decoding::Identity | Decoding::Unsupported(_) | Decoding::Corrupt(_) => Ok(()),
         };
         if let Err(message) = result {
@@ -774,20 +716,15 @@ mod tests {
     }
 
     fn request_with_body(extra_headers: &str, body: &[u8]) -> Vec<u8> {
-        let mut out = format!(
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n{extra_headers}\r\n"
-        )
-        .into_bytes();
+        let mut out =
+            format!("POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n{extra_headers}\r\n").into_bytes();
         out.extend_from_slice(body);
         out
     }
 
     fn feed(max_body: usize, pushes: &[&[u8]]) -> Vec<Progress> {
         let mut assembler = RequestAssembler::new(max_body);
-        pushes
-            .iter()
-            .flat_map(|push| assembler.push(push))
-            .collect()
+        pushes.iter().flat_map(|push| assembler.push(push)).collect()
     }
 
     fn completed(progress: &[Progress]) -> Vec<&Request> {
@@ -852,13 +789,8 @@ mod tests {
     #[test]
     fn post_with_content_length() {
         let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
-        let wire = request_with_body(
-            &format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            ),
-            body,
-        );
+        let wire =
+            request_with_body(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()), body);
         let progress = feed(MAX_BODY, &[&wire]);
         let request = only_request(&progress);
         assert_eq!(request.head.method, "POST");
@@ -880,20 +812,11 @@ mod tests {
         let mut assembler = RequestAssembler::new(MAX_BODY);
 
         let first = assembler.push(&wire[..head_len + 3]);
-        assert!(
-            matches!(first.as_slice(), [Progress::Head(head)] if head.content_length == Some(20))
-        );
-        assert_eq!(
-            assembler.pending_head().map(|h| h.path.as_str()),
-            Some("/v1/chat/completions")
-        );
+        assert!(matches!(first.as_slice(), [Progress::Head(head)] if head.content_length == Some(20)));
+        assert_eq!(assembler.pending_head().map(|h| h.path.as_str()), Some("/v1/chat/completions"));
         assert!(!assembler.is_idle());
 
-        assert!(
-            assembler
-                .push(&wire[head_len + 3..head_len + 11])
-                .is_empty()
-        );
+        assert!(assembler.push(&wire[head_len + 3..head_len + 11]).is_empty());
         assert!(assembler.push(&[]).is_empty());
         let last = assembler.push(&wire[head_len + 11..]);
         assert_eq!(only_request(&last).body, body);
@@ -908,10 +831,7 @@ mod tests {
         let mut assembler = RequestAssembler::new(MAX_BODY);
         assert!(assembler.push(&wire[..wire.len() - 1]).is_empty());
         assert!(!assembler.is_idle());
-        assert_eq!(
-            only_request(&assembler.push(&wire[wire.len() - 1..])).wire_len,
-            wire.len() as u64
-        );
+        assert_eq!(only_request(&assembler.push(&wire[wire.len() - 1..])).wire_len, wire.len() as u64);
     }
 
     #[test]
@@ -961,10 +881,7 @@ mod tests {
         let json = br#"{"messages":[{"role":"user","content":"summarise this file"}]}"#.repeat(20);
         let compressed = gzip(&json);
         let wire = request_with_body(
-            &format!(
-                "Content-Encoding: GZIP\r\nContent-Length: {}\r\n",
-                compressed.len()
-            ),
+            &format!("Content-Encoding: GZIP\r\nContent-Length: {}\r\n", compressed.len()),
             &compressed,
         );
         let progress = feed(MAX_BODY, &[&wire]);
@@ -982,10 +899,8 @@ mod tests {
     fn gzip_body_chunked_and_split() {
         let json = br#"{"input":"a fairly repetitive payload payload payload"}"#.repeat(10);
         let compressed = gzip(&json);
-        let wire = request_with_body(
-            "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
-            &chunked(&compressed, 7),
-        );
+        let wire =
+            request_with_body("Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", &chunked(&compressed, 7));
         let pushes: Vec<&[u8]> = wire.chunks(5).collect();
         let progress = feed(MAX_BODY, &pushes);
         let request = only_request(&progress);
@@ -1000,10 +915,7 @@ mod tests {
         let text = b"deflate me, deflate me, deflate me";
         let compressed = zlib(text);
         let wire = request_with_body(
-            &format!(
-                "Content-Encoding: identity, deflate\r\nContent-Length: {}\r\n",
-                compressed.len()
-            ),
+            &format!("Content-Encoding: identity, deflate\r\nContent-Length: {}\r\n", compressed.len()),
             &compressed,
         );
         let progress = feed(MAX_BODY, &[&wire]);
@@ -1027,23 +939,11 @@ mod tests {
                 Progress::NotHttp { .. } => "not-http",
             })
             .collect();
-        assert_eq!(
-            kinds,
-            [
-                "/v1/chat/completions",
-                "complete",
-                "/second",
-                "complete",
-                "/third"
-            ]
-        );
+        assert_eq!(kinds, ["/v1/chat/completions", "complete", "/second", "complete", "/third"]);
         let requests = completed(&progress);
         assert_eq!(requests[0].body, b"first");
         assert_eq!(requests[1].head.host.as_deref(), Some("example.org"));
-        assert_eq!(
-            assembler.pending_head().map(|h| h.path.as_str()),
-            Some("/third")
-        );
+        assert_eq!(assembler.pending_head().map(|h| h.path.as_str()), Some("/third"));
         let rest = assembler.push(b"cd");
         assert_eq!(only_request(&rest).body, b"abcd");
         assert!(assembler.is_idle());
@@ -1057,30 +957,16 @@ mod tests {
             let request = only_request(&progress);
             (request.head.host.clone(), request.head.host_port)
         };
-        assert_eq!(
-            host_of("Example.COM:8443"),
-            (Some("example.com".to_owned()), Some(8443))
-        );
+        assert_eq!(host_of("Example.COM:8443"), (Some("example.com".to_owned()), Some(8443)));
         assert_eq!(host_of("[::1]:8443"), (Some("::1".to_owned()), Some(8443)));
         assert_eq!(host_of("[FE80::1]"), (Some("fe80::1".to_owned()), None));
         assert_eq!(host_of("10.0.0.1:"), (Some("10.0.0.1".to_owned()), None));
         assert_eq!(host_of(""), (None, None));
 
-        for bad in [
-            "a.com:99999",
-            "a.com:x",
-            "[::1",
-            "[::1]x",
-            "::1",
-            "a b",
-            "user@a.com",
-        ] {
+        for bad in ["a.com:99999", "a.com:x", "[::1", "[::1]x", "::1", "a b", "user@a.com"] {
             let wire = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
             let progress = feed(MAX_BODY, &[wire.as_bytes()]);
-            assert!(
-                not_http_reason(&progress).contains("Host"),
-                "{bad}: {progress:?}"
-            );
+            assert!(not_http_reason(&progress).contains("Host"), "{bad}: {progress:?}");
         }
         let twice = feed(MAX_BODY, &[b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"]);
         assert_eq!(not_http_reason(&twice), "multiple Host header fields");
@@ -1107,11 +993,7 @@ mod tests {
         let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
         for split in 1..preface.len() {
             let progress = feed(MAX_BODY, &[&preface[..split], &preface[split..]]);
-            assert_eq!(
-                not_http_reason(&progress),
-                "HTTP/2 connection preface",
-                "split {split}"
-            );
+            assert_eq!(not_http_reason(&progress), "HTTP/2 connection preface", "split {split}");
         }
     }
 
@@ -1147,14 +1029,8 @@ mod tests {
             wire.extend_from_slice(b"\r\n");
             feed(MAX_BODY, &[&wire])
         };
-        assert_eq!(
-            only_request(&with_headers(MAX_HEADERS)).head.headers.len(),
-            MAX_HEADERS
-        );
-        assert_eq!(
-            not_http_reason(&with_headers(MAX_HEADERS + 1)),
-            "more than 256 header fields"
-        );
+        assert_eq!(only_request(&with_headers(MAX_HEADERS)).head.headers.len(), MAX_HEADERS);
+        assert_eq!(not_http_reason(&with_headers(MAX_HEADERS + 1)), "more than 256 header fields");
     }
 
     #[test]
@@ -1174,10 +1050,7 @@ mod tests {
         let json = b"{\"k\":\"value\"}".repeat(100);
         let compressed = gzip(&json);
         let wire = request_with_body(
-            &format!(
-                "Content-Encoding: gzip\r\nContent-Length: {}\r\n",
-                compressed.len()
-            ),
+            &format!("Content-Encoding: gzip\r\nContent-Length: {}\r\n", compressed.len()),
             &compressed,
         );
         let progress = feed(64, &[&wire]);
@@ -1194,32 +1067,19 @@ mod tests {
         let middle = compressed.len() / 2;
         compressed[middle..middle + 8].copy_from_slice(b"\xff\xff\xff\xff\xff\xff\xff\xff");
         let wire = request_with_body(
-            &format!(
-                "Content-Encoding: gzip\r\nContent-Length: {}\r\n",
-                compressed.len()
-            ),
+            &format!("Content-Encoding: gzip\r\nContent-Length: {}\r\n", compressed.len()),
             &compressed,
         );
         let progress = feed(MAX_BODY, &[&wire]);
         let request = only_request(&progress);
-        assert!(
-            request
-                .decode_error
-                .as_deref()
-                .is_some_and(|e| e.starts_with("gzip:"))
-        );
+        assert!(request.decode_error.as_deref().is_some_and(|e| e.starts_with("gzip:")));
         assert_eq!(request.body, compressed);
         assert_eq!(request.body_sha256, sha256_hex(&compressed));
         assert_eq!(request.body_len, compressed.len() as u64);
         assert!(request.body_truncated);
 
-        let not_gzip = feed(
-            MAX_BODY,
-            &[&request_with_body(
-                "Content-Encoding: gzip\r\nContent-Length: 5\r\n",
-                b"plain",
-            )],
-        );
+        let not_gzip =
+            feed(MAX_BODY, &[&request_with_body("Content-Encoding: gzip\r\nContent-Length: 5\r\n", b"plain")]);
         let request = only_request(&not_gzip);
         assert!(request.decode_error.is_some());
         assert_eq!(request.body, b"plain");
@@ -1229,13 +1089,7 @@ mod tests {
     fn gzip_cut_short_is_a_decode_error() {
         let compressed = gzip(&b"complete sentence. ".repeat(50));
         let cut = &compressed[..compressed.len() - 10];
-        let wire = request_with_body(
-            &format!(
-                "Content-Encoding: gzip\r\nContent-Length: {}\r\n",
-                cut.len()
-            ),
-            cut,
-        );
+        let wire = request_with_body(&format!("Content-Encoding: gzip\r\nContent-Length: {}\r\n", cut.len()), cut);
         let progress = feed(MAX_BODY, &[&wire]);
         let request = only_request(&progress);
         assert!(request.decode_error.is_some(), "{request:?}");
@@ -1245,16 +1099,10 @@ mod tests {
 
     #[test]
     fn unsupported_encoding_keeps_raw_body() {
-        let wire = request_with_body(
-            "Content-Encoding: br\r\nContent-Length: 4\r\n",
-            b"\x0b\x01\x80\x03",
-        );
+        let wire = request_with_body("Content-Encoding: br\r\nContent-Length: 4\r\n", b"\x0b\x01\x80\x03");
         let progress = feed(MAX_BODY, &[&wire]);
         let request = only_request(&progress);
-        assert_eq!(
-            request.decode_error.as_deref(),
-            Some("unsupported content-encoding br")
-        );
+        assert_eq!(request.decode_error.as_deref(), Some("unsupported content-encoding br"));
         assert_eq!(request.body, b"\x0b\x01\x80\x03");
         assert_eq!(request.body_sha256, sha256_hex(b"\x0b\x01\x80\x03"));
         assert!(!request.body_truncated);
@@ -1268,28 +1116,13 @@ mod tests {
         };
         assert!(reason("Content-Length: abc\r\n").starts_with("invalid Content-Length"));
         assert!(reason("Content-Length: -1\r\n").starts_with("invalid Content-Length"));
-        assert!(
-            reason("Content-Length: 99999999999999999999999\r\n")
-                .starts_with("invalid Content-Length")
-        );
-        assert_eq!(
-            reason("Content-Length: 5\r\nContent-Length: 6\r\n"),
-            "conflicting Content-Length values"
-        );
-        assert_eq!(
-            reason("Content-Length: 5, 6\r\n"),
-            "conflicting Content-Length values"
-        );
+        assert!(reason("Content-Length: 99999999999999999999999\r\n").starts_with("invalid Content-Length"));
+        assert_eq!(reason("Content-Length: 5\r\nContent-Length: 6\r\n"), "conflicting Content-Length values");
+        assert_eq!(reason("Content-Length: 5, 6\r\n"), "conflicting Content-Length values");
         assert!(reason("Transfer-Encoding: gzip\r\n").starts_with("unsupported Transfer-Encoding"));
-        assert!(
-            reason("Transfer-Encoding: chunked, chunked\r\n")
-                .starts_with("unsupported Transfer-Encoding")
-        );
+        assert!(reason("Transfer-Encoding: chunked, chunked\r\n").starts_with("unsupported Transfer-Encoding"));
 
-        let same_twice = feed(
-            MAX_BODY,
-            &[b"POST / HTTP/1.1\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok"],
-        );
+        let same_twice = feed(MAX_BODY, &[b"POST / HTTP/1.1\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok"]);
         assert_eq!(only_request(&same_twice).body, b"ok");
     }
 
@@ -1303,10 +1136,7 @@ mod tests {
         assert_eq!(reason(b"3\r\nabcX"), "chunk data not followed by CRLF");
         assert_eq!(reason(b"zz\r\n"), "invalid chunk-size line");
         assert_eq!(reason(b"3\nabc\r\n"), "invalid chunk-size line");
-        assert_eq!(
-            reason(b"0\r\nno colon here\r\n\r\n"),
-            "chunked trailer line is not a header field"
-        );
+        assert_eq!(reason(b"0\r\nno colon here\r\n\r\n"), "chunked trailer line is not a header field");
         let long_extension = [b"1;".as_slice(), &[b'x'; MAX_CHUNK_SIZE_LINE]].concat();
         assert!(reason(&long_extension).starts_with("chunk-size line longer than"));
     }
@@ -1315,10 +1145,8 @@ mod tests {
     #[test]
     fn every_two_way_split_matches_one_shot() {
         let json = br#"{"tool":"read_file","arguments":{"path":"/etc/hosts"}}"#.repeat(3);
-        let mut wire = request_with_body(
-            "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
-            &chunked(&gzip(&json), 16),
-        );
+        let mut wire =
+            request_with_body("Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", &chunked(&gzip(&json), 16));
         wire.extend_from_slice(
             b"\r\nPOST /v1/files HTTP/1.1\r\nHost: [::1]:8443\r\nContent-Length: 11\r\n\r\n\
               hello world",
@@ -1377,24 +1205,11 @@ mod tests {
             }
             let split = feed(16, &pushes);
             let without_failure = |progress: &[Progress]| -> Vec<Progress> {
-                progress
-                    .iter()
-                    .filter(|p| !matches!(p, Progress::NotHttp { .. }))
-                    .cloned()
-                    .collect()
+                progress.iter().filter(|p| !matches!(p, Progress::NotHttp { .. })).cloned().collect()
             };
-            assert_eq!(
-                without_failure(&split),
-                without_failure(&one_shot),
-                "{wire:?}"
-            );
+            assert_eq!(without_failure(&split), without_failure(&one_shot), "{wire:?}");
             if split.iter().any(|p| matches!(p, Progress::NotHttp { .. })) {
-                assert!(
-                    one_shot
-                        .iter()
-                        .any(|p| matches!(p, Progress::NotHttp { .. })),
-                    "{wire:?}"
-                );
+                assert!(one_shot.iter().any(|p| matches!(p, Progress::NotHttp { .. })), "{wire:?}");
             }
         }
     }

@@ -103,7 +103,8 @@ impl Inspector {
         {
             let decision = policy.decide(head.host.as_deref(), &head.method, &head.path);
             if decision.action == Action::Block {
-                let record = head_record(policy, writer, head, decision.tool.map(|tool| tool.name.clone()), decision.reason);
+                let record =
+                    head_record(policy, writer, head, decision.tool.map(|tool| tool.name.clone()), decision.reason);
                 verdict = worse(verdict, record_verdict(policy, &record));
                 records.push(record);
                 connection.head_recorded = true;
@@ -127,7 +128,8 @@ impl Inspector {
             && !connection.head_recorded
         {
             let decision = policy.decide(head.host.as_deref(), &head.method, &head.path);
-            let mut record = head_record(policy, writer, head, decision.tool.map(|tool| tool.name.clone()), decision.reason);
+            let mut record =
+                head_record(policy, writer, head, decision.tool.map(|tool| tool.name.clone()), decision.reason);
             record.reason = format!("{}; {why}", record.reason);
             records.push(record);
         }
@@ -173,7 +175,11 @@ fn base_record(policy: &Policy, writer: &Writer, action: Action, reason: String)
         tool: None,
         action: action.as_str(),
         enforced,
-        reason: if enforced || action == Action::Allow { reason } else { format!("{reason} (monitor mode: not enforced)") },
+        reason: if enforced || action == Action::Allow {
+            reason
+        } else {
+            format!("{reason} (monitor mode: not enforced)")
+        },
         bytes: 0,
         body_sha256: None,
         truncated: false,
@@ -201,7 +207,13 @@ fn complete_record(policy: &Policy, writer: &Writer, request: &Request) -> Audit
 }
 
 /// A request recorded from its head alone: its body was not seen whole.
-fn head_record(policy: &Policy, writer: &Writer, head: &RequestHead, tool: Option<String>, reason: String) -> AuditRecord {
+fn head_record(
+    policy: &Policy,
+    writer: &Writer,
+    head: &RequestHead,
+    tool: Option<String>,
+    reason: String,
+) -> AuditRecord {
     let action = policy.decide(head.host.as_deref(), &head.method, &head.path).action;
     let mut record = base_record(policy, writer, action, reason);
     record.host = head.host.clone();
@@ -246,7 +258,13 @@ tools:
     }
 
     fn writer() -> Writer {
-        Writer { pid: 10, comm: "python3".into(), cgroup: "/a".into(), tls_library: "libssl".into(), peer: Some("127.0.0.1:443".into()) }
+        Writer {
+            pid: 10,
+            comm: "python3".into(),
+            cgroup: "/a".into(),
+            tls_library: "libssl".into(),
+            peer: Some("127.0.0.1:443".into()),
+        }
     }
 
     const KEY: ConnectionKey = ConnectionKey { tgid: 10, ssl: 0x1000 };

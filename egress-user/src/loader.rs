@@ -13,9 +13,7 @@ use std::{
 use anyhow::{Context as _, anyhow};
 use aya::{
     Ebpf, EbpfLoader, include_bytes_aligned,
-    maps::{
-        Array, HashMap, LpmTrie, MapData, PerCpuArray, RingBuf, SockHash, lpm_trie::Key,
-    },
+    maps::{Array, HashMap, LpmTrie, MapData, PerCpuArray, RingBuf, SockHash, lpm_trie::Key},
     programs::{
         CgroupAttachMode, CgroupSockAddr, SkMsg, SockOps, TracePoint, UProbe,
         links::{FdLink, PinnedLink},
@@ -199,7 +197,8 @@ impl Kernel {
 
     fn attach_uprobe(&mut self, program_name: &str, symbol: &str, path: &Path, cookie: u32) -> anyhow::Result<()> {
         let probe: &mut UProbe = program(&mut self.ebpf, program_name)?;
-        let point = UProbeAttachPoint { location: UProbeAttachLocation::Symbol(symbol), cookie: Some(u64::from(cookie)) };
+        let point =
+            UProbeAttachPoint { location: UProbeAttachLocation::Symbol(symbol), cookie: Some(u64::from(cookie)) };
         let id = probe
             .attach([point], path, UProbeScope::AllProcesses)
             .with_context(|| format!("attaching {program_name} to {symbol} in {}", path.display()))?;
@@ -229,8 +228,12 @@ impl Kernel {
     pub fn set_deny_networks(&mut self, networks: &[IpNet]) -> anyhow::Result<()> {
         for network in networks {
             match network {
-                IpNet::V4(net) => self.deny_v4.insert(&Key::new(u32::from(net.prefix_len()), net.network().octets()), &1, 0),
-                IpNet::V6(net) => self.deny_v6.insert(&Key::new(u32::from(net.prefix_len()), net.network().octets()), &1, 0),
+                IpNet::V4(net) => {
+                    self.deny_v4.insert(&Key::new(u32::from(net.prefix_len()), net.network().octets()), &1, 0)
+                }
+                IpNet::V6(net) => {
+                    self.deny_v6.insert(&Key::new(u32::from(net.prefix_len()), net.network().octets()), &1, 0)
+                }
             }
             .with_context(|| format!("adding {network} to the deny list"))?;
         }

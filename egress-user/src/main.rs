@@ -140,7 +140,13 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
 fn check_policy(file: &std::path::Path) -> ExitCode {
     match Policy::load(file) {
         Ok(policy) => {
-            println!("{}: ok ({} tools, mode {}, version {})", file.display(), policy.tools.len(), policy.mode, &policy.digest[..12]);
+            println!(
+                "{}: ok ({} tools, mode {}, version {})",
+                file.display(),
+                policy.tools.len(),
+                policy.mode,
+                &policy.digest[..12]
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -155,11 +161,17 @@ fn check_policy(file: &std::path::Path) -> ExitCode {
 fn require_root(command: &str) -> anyhow::Result<()> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        anyhow::bail!("`egress {command}` needs root (it loads eBPF programs and stops and reads agent processes): run it with sudo");
+        anyhow::bail!(
+            "`egress {command}` needs root (it loads eBPF programs and stops and reads agent processes): run it with sudo"
+        );
     }
     Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }

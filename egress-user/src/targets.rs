@@ -48,9 +48,8 @@ pub fn inspect(path: &Path) -> anyhow::Result<Exports> {
         let Ok(name) = symbol.name() else { continue };
         // Versioned names appear as `SSL_write@@OPENSSL_3.0.0` in some tables.
         let name = name.split('@').next().unwrap_or(name);
-        if let Some(known) = [SSL_WRITE, SSL_WRITE_EX, SSL_READ, SSL_READ_EX, SSL_DO_HANDSHAKE]
-            .into_iter()
-            .find(|known| *known == name)
+        if let Some(known) =
+            [SSL_WRITE, SSL_WRITE_EX, SSL_READ, SSL_READ_EX, SSL_DO_HANDSHAKE].into_iter().find(|known| *known == name)
             && !exports.openssl.contains(&known)
         {
             exports.openssl.push(known);

@@ -23,16 +23,12 @@ pub fn read_audit(path: &Path) -> Vec<Value> {
         let last_unterminated = i + 1 == lines.len() && !text.ends_with('\n');
         match serde_json::from_str::<Value>(line) {
             Ok(v) if v.is_object() => out.push(v),
-            Ok(_) if !last_unterminated => panic!(
-                "audit log {} line {}: not a JSON object: {line}",
-                path.display(),
-                i + 1
-            ),
-            Err(e) if !last_unterminated => panic!(
-                "audit log {} line {}: invalid JSON ({e}): {line}",
-                path.display(),
-                i + 1
-            ),
+            Ok(_) if !last_unterminated => {
+                panic!("audit log {} line {}: not a JSON object: {line}", path.display(), i + 1)
+            }
+            Err(e) if !last_unterminated => {
+                panic!("audit log {} line {}: invalid JSON ({e}): {line}", path.display(), i + 1)
+            }
             _ => {}
         }
     }
@@ -69,11 +65,7 @@ pub fn format_records(records: &[Value]) -> String {
 pub fn audit_text(path: &Path) -> String {
     match std::fs::read_to_string(path) {
         Ok(t) if t.is_empty() => format!("audit log {}: (empty)\n", path.display()),
-        Ok(t) => format!(
-            "audit log {}:\n{}",
-            path.display(),
-            crate::excerpt(t.as_bytes(), 20_000)
-        ),
+        Ok(t) => format!("audit log {}:\n{}", path.display(), crate::excerpt(t.as_bytes(), 20_000)),
         Err(e) => format!("audit log {}: {e}\n", path.display()),
     }
 }
@@ -89,37 +81,21 @@ pub fn schema_problems(r: &Value) -> Vec<String> {
         Some(v) if !ok(v) => p.push(format!("`{key}` should be {what}, is {v}")),
         _ => {}
     };
-    need(
-        "ts",
-        |v| v.as_str().is_some_and(is_rfc3339),
-        "an RFC 3339 string",
-    );
+    need("ts", |v| v.as_str().is_some_and(is_rfc3339), "an RFC 3339 string");
     need("pid", |v| v.as_u64().is_some(), "a non-negative integer");
     need("comm", Value::is_string, "a string");
-    need(
-        "cgroup",
-        |v| v.as_str().is_some_and(|s| s.starts_with('/')),
-        "a path string starting with '/'",
-    );
+    need("cgroup", |v| v.as_str().is_some_and(|s| s.starts_with('/')), "a path string starting with '/'");
     need("tls_library", Value::is_string, "a string");
     need(
         "peer",
-        |v| {
-            v.is_null()
-                || v.as_str()
-                    .is_some_and(|s| s.parse::<std::net::SocketAddr>().is_ok())
-        },
+        |v| v.is_null() || v.as_str().is_some_and(|s| s.parse::<std::net::SocketAddr>().is_ok()),
         "an ip:port string or null",
     );
     need("host", Value::is_string, "a string");
     need("method", Value::is_string, "a string");
     need("path", Value::is_string, "a string");
     need("tool", |v| v.is_null() || v.is_string(), "a string or null");
-    need(
-        "action",
-        |v| matches!(v.as_str(), Some("allow" | "alert" | "block")),
-        "allow|alert|block",
-    );
+    need("action", |v| matches!(v.as_str(), Some("allow" | "alert" | "block")), "allow|alert|block");
     need("enforced", Value::is_boolean, "a bool");
     need("reason", Value::is_string, "a string");
     need("bytes", |v| v.as_u64().is_some(), "a non-negative integer");
@@ -128,25 +104,17 @@ pub fn schema_problems(r: &Value) -> Vec<String> {
         |v| {
             v.is_null()
                 || v.as_str().is_some_and(|s| {
-                    s.len() == 64
-                        && s.bytes()
-                            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+                    s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
                 })
         },
         "64 lower-case hex digits or null",
     );
     need("truncated", Value::is_boolean, "a bool");
     need("policy_version", Value::is_string, "a string");
-    need(
-        "mode",
-        |v| matches!(v.as_str(), Some("monitor" | "enforce")),
-        "monitor|enforce",
-    );
+    need("mode", |v| matches!(v.as_str(), Some("monitor" | "enforce")), "monitor|enforce");
     for forbidden in ["body", "raw_body", "payload"] {
         if obj.contains_key(forbidden) {
-            p.push(format!(
-                "has key `{forbidden}`: the audit log must never hold the raw body"
-            ));
+            p.push(format!("has key `{forbidden}`: the audit log must never hold the raw body"));
         }
     }
     p
@@ -255,24 +223,14 @@ pub fn check_record(r: &Value, e: &Expect) -> Vec<String> {
     }
     if let Some(body) = &e.body {
         if r["bytes"].as_u64() != Some(body.len() as u64) {
-            p.push(format!(
-                "`bytes` should be {}, is {}",
-                body.len(),
-                r["bytes"]
-            ));
+            p.push(format!("`bytes` should be {}, is {}", body.len(), r["bytes"]));
         }
         let sha = crate::sha256_hex(body);
         if r["body_sha256"].as_str() != Some(sha.as_str()) {
-            p.push(format!(
-                "`body_sha256` should be {sha}, is {}",
-                r["body_sha256"]
-            ));
+            p.push(format!("`body_sha256` should be {sha}, is {}", r["body_sha256"]));
         }
         if r["truncated"].as_bool() != Some(false) {
-            p.push(format!(
-                "`truncated` should be false, is {}",
-                r["truncated"]
-            ));
+            p.push(format!("`truncated` should be false, is {}", r["truncated"]));
         }
     }
     if r["pid"].as_u64() == Some(0) {
@@ -312,16 +270,9 @@ mod tests {
             "policy_version": "abc", "mode": "enforce"
         });
         assert!(schema_problems(&r).is_empty(), "{:?}", schema_problems(&r));
-        let e = Expect {
-            body: Some(b"{}".to_vec()),
-            tool: Some(Some("upload".into())),
-            ..Default::default()
-        };
+        let e = Expect { body: Some(b"{}".to_vec()), tool: Some(Some("upload".into())), ..Default::default() };
         assert!(check_record(&r, &e).is_empty());
-        let e = Expect {
-            tool: Some(None),
-            ..Default::default()
-        };
+        let e = Expect { tool: Some(None), ..Default::default() };
         assert_eq!(check_record(&r, &e).len(), 1);
         let mut bad = r.clone();
         bad["body"] = "x".into();

@@ -4,8 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tempfile::TempDir;
@@ -25,35 +24,23 @@ pub struct TestCerts {
 impl TestCerts {
     /// Makes a fresh CA and a server certificate for [`SERVER_NAMES`].
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("egress-test-certs-")
-            .tempdir()
-            .expect("create temp dir for certificates");
+        let dir =
+            tempfile::Builder::new().prefix("egress-test-certs-").tempdir().expect("create temp dir for certificates");
 
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "egress test CA");
+        ca_params.distinguished_name.push(DnType::CommonName, "egress test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        ca_params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_key = KeyPair::generate().expect("generate CA key");
         let ca_cert = ca_params.self_signed(&ca_key).expect("self-sign CA");
         let issuer = Issuer::new(ca_params, ca_key);
 
         let names: Vec<String> = SERVER_NAMES.iter().map(|s| s.to_string()).collect();
         let mut params = CertificateParams::new(names).expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
+        params.distinguished_name.push(DnType::CommonName, "localhost");
         params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate().expect("generate server key");
@@ -62,15 +49,9 @@ impl TestCerts {
         let ca_pem = dir.path().join("ca.pem");
         std::fs::write(&ca_pem, ca_cert.pem()).expect("write ca.pem");
         std::fs::write(dir.path().join("server.pem"), cert.pem()).expect("write server.pem");
-        std::fs::write(dir.path().join("server.key"), key.serialize_pem())
-            .expect("write server.key");
+        std::fs::write(dir.path().join("server.key"), key.serialize_pem()).expect("write server.key");
 
-        TestCerts {
-            dir,
-            ca_pem,
-            server_cert: cert.der().clone(),
-            server_key: key.serialize_der(),
-        }
+        TestCerts { dir, ca_pem, server_cert: cert.der().clone(), server_key: key.serialize_der() }
     }
 
     /// Path of the CA certificate (PEM) that clients trust.

@@ -13,8 +13,8 @@ use crate::proc::{process_state, signal};
 /// The cgroup2 mount point, from `/proc/self/mountinfo` (`/sys/fs/cgroup/unified` on a
 /// hybrid layout, `/sys/fs/cgroup` on most hosts).
 pub fn cgroup2_mount() -> PathBuf {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_else(|e| panic!("read /proc/self/mountinfo: {e}"));
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_else(|e| panic!("read /proc/self/mountinfo: {e}"));
     parse_cgroup2_mount(&info).unwrap_or_else(|| {
         panic!("no cgroup2 file system in /proc/self/mountinfo:\n{info}");
     })
@@ -42,10 +42,7 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -78,12 +75,8 @@ impl CgroupGuard {
         let mount = cgroup2_mount();
         let name = crate::unique_name("egress-test");
         let path = mount.join(&name);
-        std::fs::create_dir(&path)
-            .unwrap_or_else(|e| panic!("create cgroup {}: {e}", path.display()));
-        CgroupGuard {
-            path,
-            relative: format!("/{name}"),
-        }
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("create cgroup {}: {e}", path.display()));
+        CgroupGuard { path, relative: format!("/{name}") }
     }
 
     /// Absolute path of the cgroup directory.
@@ -132,11 +125,7 @@ impl CgroupGuard {
         unsafe {
             cmd.pre_exec(move || {
                 let r = libc::write(fd, b"0".as_ptr().cast(), 1);
-                if r == 1 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
+                if r == 1 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
             });
         }
         file
@@ -159,11 +148,7 @@ impl CgroupGuard {
             }
             let kill_file = self.path.join("cgroup.kill");
             let killed_by_file = kill_file.exists()
-                && File::options()
-                    .write(true)
-                    .open(&kill_file)
-                    .and_then(|mut f| f.write_all(b"1"))
-                    .is_ok();
+                && File::options().write(true).open(&kill_file).and_then(|mut f| f.write_all(b"1")).is_ok();
             if !killed_by_file {
                 for dir in &dirs {
                     for pid in cgroup_procs(dir) {
@@ -244,23 +229,14 @@ mod tests {
 41 35 0:38 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw
 42 35 0:39 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
 ";
-        assert_eq!(
-            parse_cgroup2_mount(info),
-            Some(PathBuf::from("/sys/fs/cgroup/unified"))
-        );
+        assert_eq!(parse_cgroup2_mount(info), Some(PathBuf::from("/sys/fs/cgroup/unified")));
     }
 
     #[test]
     fn finds_cgroup2_in_unified_mountinfo_with_escapes() {
         let info = "30 23 0:26 / /sys/fs/my\\040cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
-        assert_eq!(
-            parse_cgroup2_mount(info),
-            Some(PathBuf::from("/sys/fs/my cgroup"))
-        );
-        assert_eq!(
-            parse_cgroup2_mount("1 2 0:1 / / rw - ext4 /dev/sda rw\n"),
-            None
-        );
+        assert_eq!(parse_cgroup2_mount(info), Some(PathBuf::from("/sys/fs/my cgroup")));
+        assert_eq!(parse_cgroup2_mount("1 2 0:1 / / rw - ext4 /dev/sda rw\n"), None);
     }
 
     #[test]

@@ -25,11 +25,7 @@ pub struct CommandSpec {
 
 impl CommandSpec {
     pub fn new(program: impl Into<PathBuf>) -> Self {
-        CommandSpec {
-            program: program.into(),
-            args: Vec::new(),
-            envs: Vec::new(),
-        }
+        CommandSpec { program: program.into(), args: Vec::new(), envs: Vec::new() }
     }
 
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
@@ -38,8 +34,7 @@ impl CommandSpec {
     }
 
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
-        self.envs
-            .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self.envs.push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
         self
     }
 
@@ -64,11 +59,7 @@ pub enum Launcher<'a> {
     /// Plain child of the test, outside any watched cgroup.
     Direct,
     /// `egress run --policy P --mode M --audit A -- CMD...`.
-    EgressRun {
-        policy: &'a Path,
-        mode: &'a str,
-        audit: &'a Path,
-    },
+    EgressRun { policy: &'a Path, mode: &'a str, audit: &'a Path },
     /// Inside this cgroup (moved in before `exec`).
     Cgroup(&'a CgroupGuard),
 }
@@ -90,11 +81,7 @@ impl Launcher<'_> {
                 c.args(&spec.args);
                 (c, spec.display())
             }
-            Launcher::EgressRun {
-                policy,
-                mode,
-                audit,
-            } => {
+            Launcher::EgressRun { policy, mode, audit } => {
                 let bin = crate::egress_bin();
                 let mut c = Command::new(&bin);
                 c.arg("run")
@@ -120,10 +107,7 @@ impl Launcher<'_> {
         for (k, v) in &spec.envs {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         let keep_open = match self {
             Launcher::Cgroup(cg) => Some(cg.enter_on_spawn(&mut cmd)),
             _ => None,
@@ -132,11 +116,7 @@ impl Launcher<'_> {
             Launcher::Cgroup(cg) => format!("[in cgroup {}] {label}", cg.path().display()),
             _ => label,
         };
-        Prepared {
-            cmd,
-            keep_open,
-            label,
-        }
+        Prepared { cmd, keep_open, label }
     }
 }
 
@@ -188,10 +168,7 @@ pub struct CapturedChild {
     status: Option<ExitStatus>,
 }
 
-fn collect(
-    mut r: impl std::io::Read + Send + 'static,
-    into: Arc<Mutex<Vec<u8>>>,
-) -> JoinHandle<()> {
+fn collect(mut r: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         loop {
@@ -206,14 +183,8 @@ fn collect(
 impl CapturedChild {
     /// Spawns `prepared`.
     pub fn spawn(prepared: Prepared) -> Self {
-        let Prepared {
-            mut cmd,
-            keep_open,
-            label,
-        } = prepared;
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn `{label}`: {e}"));
+        let Prepared { mut cmd, keep_open, label } = prepared;
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn `{label}`: {e}"));
         drop(keep_open);
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -221,14 +192,7 @@ impl CapturedChild {
             collect(child.stdout.take().expect("stdout piped"), stdout.clone()),
             collect(child.stderr.take().expect("stderr piped"), stderr.clone()),
         ];
-        CapturedChild {
-            child,
-            label,
-            stdout,
-            stderr,
-            readers,
-            status: None,
-        }
+        CapturedChild { child, label, stdout, stderr, readers, status: None }
     }
 
     pub fn pid(&self) -> u32 {
@@ -304,11 +268,7 @@ impl CapturedChild {
         let Some(status) = self.wait_timeout(timeout) else {
             self.kill();
             self.join_readers(Duration::from_secs(2));
-            panic!(
-                "`{}` did not finish within {timeout:?}; killed it\n{}",
-                self.label,
-                self.describe_so_far()
-            );
+            panic!("`{}` did not finish within {timeout:?}; killed it\n{}", self.label, self.describe_so_far());
         };
         self.join_readers(Duration::from_secs(10));
         RunOutput {
@@ -362,11 +322,7 @@ pub struct Target {
 
 impl Target {
     pub fn new(host: &str, port: u16, ca: &Path) -> Self {
-        Target {
-            host: host.into(),
-            port,
-            ca: ca.to_path_buf(),
-        }
+        Target { host: host.into(), port, ca: ca.to_path_buf() }
     }
 
     /// `https://HOST:PORT` (IPv6 literals bracketed).
@@ -405,12 +361,7 @@ pub enum Client {
 }
 
 impl Client {
-    pub const ALL: [Client; 4] = [
-        Client::Curl,
-        Client::Httpx,
-        Client::OpenAi,
-        Client::NodeFetch,
-    ];
+    pub const ALL: [Client; 4] = [Client::Curl, Client::Httpx, Client::OpenAi, Client::NodeFetch];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -461,17 +412,11 @@ impl Client {
                     .arg(data)
                     .arg(target.url(&req.path))
             }
-            Client::Httpx => python_script("httpx_post.py")
-                .arg(target.url(&req.path))
-                .arg(ca)
-                .arg(&req.body_file),
+            Client::Httpx => python_script("httpx_post.py").arg(target.url(&req.path)).arg(ca).arg(&req.body_file),
             Client::OpenAi => {
                 let fixed = self.fixed_path().unwrap_or_default();
                 assert_eq!(req.path, fixed, "the openai SDK client only calls {fixed}");
-                python_script("openai_chat.py")
-                    .arg(target.url("/v1"))
-                    .arg(ca)
-                    .arg(&req.body_file)
+                python_script("openai_chat.py").arg(target.url("/v1")).arg(ca).arg(&req.body_file)
             }
             Client::NodeFetch => CommandSpec::new(crate::node())
                 .arg(crate::clients_dir().join("fetch_post.mjs"))
@@ -492,20 +437,11 @@ pub fn python_script(script: &str) -> CommandSpec {
 
 /// `curl -sS --cacert CA URL` (a GET).
 pub fn curl_get(target: &Target, path: &str) -> CommandSpec {
-    CommandSpec::new("curl")
-        .arg("-sS")
-        .arg("--fail-with-body")
-        .arg("--cacert")
-        .arg(&target.ca)
-        .arg(target.url(path))
+    CommandSpec::new("curl").arg("-sS").arg("--fail-with-body").arg("--cacert").arg(&target.ca).arg(target.url(path))
 }
 
 /// `held_agent.py URL1 URL2 CA TRIGGER`: request 1, then wait for TRIGGER to exist, then
 /// request 2 on a new connection; exits 0 if request 2 succeeded, 3 if it failed.
 pub fn held_agent(target: &Target, path1: &str, path2: &str, trigger: &Path) -> CommandSpec {
-    python_script("held_agent.py")
-        .arg(target.url(path1))
-        .arg(target.url(path2))
-        .arg(&target.ca)
-        .arg(trigger)
+    python_script("held_agent.py").arg(target.url(path1)).arg(target.url(path2)).arg(&target.ca).arg(trigger)
 }

@@ -102,10 +102,7 @@ impl EgressDaemon {
         let command = format!(
             "{} {}",
             bin.display(),
-            args.iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
+            args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
         );
         let mut child = Command::new(&bin)
             .args(&args)
@@ -157,11 +154,7 @@ impl EgressDaemon {
             }
             if let Some(status) = d.try_wait() {
                 d.join_readers();
-                panic!(
-                    "egress daemon exited before it was ready ({status:?})\ncommand: {}\n{}",
-                    d.command,
-                    d.output()
-                );
+                panic!("egress daemon exited before it was ready ({status:?})\ncommand: {}\n{}", d.command, d.output());
             }
             if Instant::now() >= deadline {
                 d.kill9();
@@ -264,10 +257,7 @@ impl EgressDaemon {
             None => {
                 self.kill9();
                 self.join_readers();
-                panic!(
-                    "egress daemon did not exit within 15 s of SIGTERM; killed it\n{}",
-                    self.output()
-                );
+                panic!("egress daemon did not exit within 15 s of SIGTERM; killed it\n{}", self.output());
             }
         }
     }

@@ -18,10 +18,7 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("egress-test-")
-            .tempdir()
-            .expect("create temp dir");
+        let dir = tempfile::Builder::new().prefix("egress-test-").tempdir().expect("create temp dir");
         let certs = TestCerts::new();
         let server = TestServer::start(&certs);
         Fixture { server, certs, dir }
@@ -51,10 +48,7 @@ impl Fixture {
 
     /// Writes the body to a file and returns the request for `path`.
     pub fn request(&self, name: &str, path: &str, body: &[u8]) -> ClientRequest {
-        ClientRequest {
-            path: path.into(),
-            body_file: self.write(name, body),
-        }
+        ClientRequest { path: path.into(), body_file: self.write(name, body) }
     }
 }
 

@@ -34,10 +34,7 @@ pub use server::TestServer;
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests crate has a parent directory")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests crate has a parent directory").to_path_buf()
 }
 
 /// This crate's directory (`<workspace>/tests`).
@@ -138,21 +135,14 @@ pub fn sha256_hex(data: &[u8]) -> String {
 pub fn json_body(len: usize, marker: &str, seed: u64) -> Vec<u8> {
     let head = format!("{{\"marker\":\"{marker}\",\"data\":\"");
     let tail = "\"}";
-    assert!(
-        len >= head.len() + tail.len(),
-        "json_body: {len} bytes is too short for marker {marker:?}"
-    );
+    assert!(len >= head.len() + tail.len(), "json_body: {len} bytes is too short for marker {marker:?}");
     let fill = len - head.len() - tail.len();
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,";
     let mut out = Vec::with_capacity(len);
     out.extend_from_slice(head.as_bytes());
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     for _ in 0..fill {
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         out.push(ALPHABET[((x >> 33) % ALPHABET.len() as u64) as usize]);
     }
     out.extend_from_slice(tail.as_bytes());
@@ -165,11 +155,7 @@ pub fn excerpt(bytes: &[u8], max: usize) -> String {
     if bytes.len() <= max {
         String::from_utf8_lossy(bytes).into_owned()
     } else {
-        format!(
-            "{}... [{} more bytes]",
-            String::from_utf8_lossy(&bytes[..max]),
-            bytes.len() - max
-        )
+        format!("{}... [{} more bytes]", String::from_utf8_lossy(&bytes[..max]), bytes.len() - max)
     }
 }
 

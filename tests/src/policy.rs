@@ -87,11 +87,8 @@ impl PolicySpec {
 
     /// Sets the action of the tool named `tool` (panics if there is none).
     pub fn tool_action(mut self, tool: &str, action: &str) -> Self {
-        let t = self
-            .tools
-            .iter_mut()
-            .find(|t| t.name == tool)
-            .unwrap_or_else(|| panic!("no tool {tool} in the policy"));
+        let t =
+            self.tools.iter_mut().find(|t| t.name == tool).unwrap_or_else(|| panic!("no tool {tool} in the policy"));
         t.action = action.into();
         self
     }
@@ -127,8 +124,7 @@ impl PolicySpec {
     /// Writes the YAML to `dir/<name>` and returns the path.
     pub fn write(&self, dir: &Path, name: &str) -> PathBuf {
         let p = dir.join(name);
-        std::fs::write(&p, self.to_yaml())
-            .unwrap_or_else(|e| panic!("write policy {}: {e}", p.display()));
+        std::fs::write(&p, self.to_yaml()).unwrap_or_else(|e| panic!("write policy {}: {e}", p.display()));
         p
     }
 }
@@ -146,9 +142,7 @@ fn glob_match(pattern: &str, s: &str) -> bool {
             let Some(tail) = s.strip_prefix(pre) else {
                 return false;
             };
-            (0..=tail.len())
-                .filter(|&i| tail.is_char_boundary(i))
-                .any(|i| glob_match(rest, &tail[i..]))
+            (0..=tail.len()).filter(|&i| tail.is_char_boundary(i)).any(|i| glob_match(rest, &tail[i..]))
         }
     }
 }
@@ -159,15 +153,9 @@ mod tests {
 
     #[test]
     fn yaml_shape() {
-        let y = PolicySpec::standard()
-            .mode("monitor")
-            .deny("127.0.0.9")
-            .to_yaml();
+        let y = PolicySpec::standard().mode("monitor").deny("127.0.0.9").to_yaml();
         assert!(y.starts_with("version: 1\nmode: monitor\n"), "{y}");
-        assert!(
-            y.contains("match: { host: localhost, method: POST, path: \"/v1/files*\" }"),
-            "{y}"
-        );
+        assert!(y.contains("match: { host: localhost, method: POST, path: \"/v1/files*\" }"), "{y}");
         assert!(y.ends_with("deny_destinations: [\"127.0.0.9\"]\n"), "{y}");
     }
 

@@ -14,18 +14,17 @@ pub fn process_state(pid: i32) -> Option<char> {
 
 /// The `comm` of a process, if it exists.
 pub fn process_comm(pid: i32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|s| s.trim_end().to_string())
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_string())
 }
 
-/// Polls until `pid` is in `state` (true) or `timeout` passes or it is gone (false).
+/// Polls until `pid` is in `state` (true), or `timeout` passes, or it has exited (a
+/// zombie or gone: false).
 pub fn wait_for_state(pid: i32, state: char, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         match process_state(pid) {
             Some(s) if s == state => return true,
-            None => return false,
+            None | Some('Z' | 'X') => return false,
             _ => {}
         }
         if Instant::now() >= deadline {

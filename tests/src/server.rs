@@ -55,10 +55,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -114,9 +111,7 @@ impl TestServer {
     pub fn start_on(certs: &TestCerts, ip: IpAddr) -> Self {
         let listener = std::net::TcpListener::bind(SocketAddr::new(ip, 0))
             .unwrap_or_else(|e| panic!("bind test server on {ip}:0: {e}"));
-        listener
-            .set_nonblocking(true)
-            .expect("set listener non-blocking");
+        listener.set_nonblocking(true).expect("set listener non-blocking");
         let addr = listener.local_addr().expect("listener address");
         let state = Arc::new(State::default());
         let (tx, rx) = oneshot::channel();
@@ -134,12 +129,7 @@ impl TestServer {
                 rt.shutdown_timeout(Duration::from_secs(2));
             })
             .expect("spawn server thread");
-        TestServer {
-            addr,
-            state,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        }
+        TestServer { addr, state, shutdown: Some(tx), thread: Some(thread) }
     }
 
     /// The listening address.
@@ -159,10 +149,7 @@ impl TestServer {
 
     /// The requests so far whose path is `path`.
     pub fn requests_for(&self, path: &str) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect()
+        self.requests().into_iter().filter(|r| r.path == path).collect()
     }
 
     /// All connections so far, in accept order.
@@ -192,24 +179,14 @@ impl TestServer {
 
     /// Application bytes received over all connections.
     pub fn plaintext_bytes_total(&self) -> u64 {
-        self.state
-            .connections
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| c.plaintext_bytes.load(Ordering::SeqCst))
-            .sum()
+        self.state.connections.lock().unwrap().iter().map(|c| c.plaintext_bytes.load(Ordering::SeqCst)).sum()
     }
 
     /// Waits up to `timeout` for a request for `path` whose body is complete.
     pub fn wait_for_request(&self, path: &str, timeout: Duration) -> Option<RecordedRequest> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(r) = self
-                .requests_for(path)
-                .into_iter()
-                .find(|r| r.body_complete)
-            {
+            if let Some(r) = self.requests_for(path).into_iter().find(|r| r.body_complete) {
                 return Some(r);
             }
             if Instant::now() >= deadline {
@@ -323,10 +300,7 @@ async fn handle_connection(
         .map_err(|_| "TLS handshake timed out".to_string())?
         .map_err(|e| format!("TLS handshake: {e}"))?;
     entry.tls_established.store(true, Ordering::SeqCst);
-    let io = TokioIo::new(Counting {
-        inner: tls,
-        count: entry.plaintext_bytes.clone(),
-    });
+    let io = TokioIo::new(Counting { inner: tls, count: entry.plaintext_bytes.clone() });
     let conn_id = entry.id;
     let service = hyper::service::service_fn(move |req| {
         let state = state.clone();
@@ -339,23 +313,14 @@ async fn handle_connection(
         .map_err(|e| format!("HTTP: {e}"))
 }
 
-async fn handle_request(
-    state: Arc<State>,
-    conn_id: u64,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+async fn handle_request(state: Arc<State>, conn_id: u64, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let uri = req.uri().to_string();
     let headers = req
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
     let index = {
         let mut reqs = state.requests.lock().unwrap();
@@ -400,10 +365,7 @@ async fn handle_request(
         r.body_error = error;
     }
     if !complete {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            r#"{"error":"incomplete body"}"#.into(),
-        );
+        return json_response(StatusCode::BAD_REQUEST, r#"{"error":"incomplete body"}"#.into());
     }
 
     if method == "POST" && path == "/v1/chat/completions" {
@@ -421,10 +383,7 @@ async fn handle_request(
 
 /// A Chat Completions response object as the OpenAI API returns it.
 pub fn chat_completion(model: &str) -> serde_json::Value {
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     serde_json::json!({
         "id": "chatcmpl-egress-test",
         "object": "chat.completion",
@@ -464,11 +423,7 @@ struct Counting<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
@@ -480,11 +435,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 

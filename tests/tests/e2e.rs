@@ -17,8 +17,8 @@ use egress_tests::policy::paths;
 use egress_tests::proc::{process_state, wait_for_state};
 use egress_tests::server::RecordedRequest;
 use egress_tests::{
-    CgroupGuard, Client, DaemonOptions, EgressDaemon, Fixture, PolicySpec, TestServer, json_body,
-    require_root, sha256_hex, unique_name, wait_for_audit,
+    CgroupGuard, Client, DaemonOptions, EgressDaemon, Fixture, PolicySpec, TestServer, json_body, require_root,
+    sha256_hex, unique_name, wait_for_audit,
 };
 use serde_json::Value;
 
@@ -26,12 +26,7 @@ use serde_json::Value;
 const AUDIT_WAIT: Duration = Duration::from_secs(10);
 
 /// Everything a failure message needs: client output, daemon output, audit log, server.
-fn diag(
-    fx: &Fixture,
-    audit: &Path,
-    out: Option<&RunOutput>,
-    daemon: Option<&EgressDaemon>,
-) -> String {
+fn diag(fx: &Fixture, audit: &Path, out: Option<&RunOutput>, daemon: Option<&EgressDaemon>) -> String {
     let mut s = String::new();
     if let Some(o) = out {
         s.push_str("\n=== client (under `egress run`, its stderr holds egress's too) ===\n");
@@ -52,46 +47,23 @@ fn diag(
 /// text holding `marker`; for the others `path` and a JSON body of `len` bytes holding it.
 fn make_request(fx: &Fixture, c: Client, path: &str, marker: &str, len: usize) -> ClientRequest {
     match c.fixed_path() {
-        Some(p) => fx.request(
-            "message.txt",
-            p,
-            format!("Say hello to the test server. ({marker})").as_bytes(),
-        ),
+        Some(p) => fx.request("message.txt", p, format!("Say hello to the test server. ({marker})").as_bytes()),
         None => fx.request("body.json", path, &json_body(len, marker, len as u64)),
     }
 }
 
 /// The body the server must receive for `req` from `c`, if the test knows it in advance.
 fn expected_server_body(c: Client, req: &ClientRequest) -> Option<Vec<u8>> {
-    c.sends_file_verbatim()
-        .then(|| std::fs::read(&req.body_file).expect("read body file"))
+    c.sends_file_verbatim().then(|| std::fs::read(&req.body_file).expect("read body file"))
 }
 
 /// Asserts the server got exactly one complete request for `path` (with the exact body
 /// if known) and returns it.
-fn assert_server_got_once(
-    fx: &Fixture,
-    c: Client,
-    req: &ClientRequest,
-    ctx: &dyn Fn() -> String,
-) -> RecordedRequest {
+fn assert_server_got_once(fx: &Fixture, c: Client, req: &ClientRequest, ctx: &dyn Fn() -> String) -> RecordedRequest {
     let reqs = fx.server.requests_for(&req.path);
-    assert_eq!(
-        reqs.len(),
-        1,
-        "{}: the server should have exactly one request for {}\n{}",
-        c.name(),
-        req.path,
-        ctx()
-    );
+    assert_eq!(reqs.len(), 1, "{}: the server should have exactly one request for {}\n{}", c.name(), req.path, ctx());
     let r = reqs.into_iter().next().unwrap();
-    assert!(
-        r.body_complete,
-        "{}: the server got an incomplete body for {}\n{}",
-        c.name(),
-        req.path,
-        ctx()
-    );
+    assert!(r.body_complete, "{}: the server got an incomplete body for {}\n{}", c.name(), req.path, ctx());
     assert_eq!(r.method, "POST");
     if let Some(body) = expected_server_body(c, req) {
         assert!(
@@ -106,9 +78,8 @@ fn assert_server_got_once(
             ctx()
         );
     } else {
-        let v: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| {
-            panic!("{}: SDK request body is not JSON: {e}\n{}", c.name(), ctx())
-        });
+        let v: Value = serde_json::from_slice(&r.body)
+            .unwrap_or_else(|e| panic!("{}: SDK request body is not JSON: {e}\n{}", c.name(), ctx()));
         let sent = std::fs::read_to_string(&req.body_file).unwrap();
         assert_eq!(
             v["messages"][0]["content"].as_str(),
@@ -140,11 +111,7 @@ fn assert_server_got_nothing(
         ctx()
     );
     let conns = server.connections_since(conns_before);
-    assert!(
-        !conns.is_empty(),
-        "{what}: the client never connected (a TLS-layer block needs a connection)\n{}",
-        ctx()
-    );
+    assert!(!conns.is_empty(), "{what}: the client never connected (a TLS-layer block needs a connection)\n{}", ctx());
     for c in &conns {
         assert_eq!(
             c.plaintext_bytes,
@@ -186,10 +153,7 @@ fn assert_record(rec: &Value, e: &Expect, what: &str, ctx: &dyn Fn() -> String) 
 /// The audit log must never hold the raw body.
 fn assert_no_raw_body(audit: &Path, marker: &str, what: &str) {
     let text = std::fs::read_to_string(audit).unwrap_or_default();
-    assert!(
-        !text.contains(marker),
-        "{what}: the audit log holds the request body (found {marker:?}):\n{text}"
-    );
+    assert!(!text.contains(marker), "{what}: the audit log holds the request body (found {marker:?}):\n{text}");
 }
 
 fn expect(method: &str, path: &str, tool: &str, action: &str, mode: &str, port: u16) -> Expect {
@@ -217,11 +181,7 @@ fn allowed_under_run(c: Client) {
     let marker = unique_name("allowed-body-marker");
     let req = make_request(&fx, c, paths::UPLOAD, &marker, 2000);
     let tool = spec.tool_for(&req.path).expect("tool").name.clone();
-    let launcher = Launcher::EgressRun {
-        policy: &policy,
-        mode: "enforce",
-        audit: &audit,
-    };
+    let launcher = Launcher::EgressRun { policy: &policy, mode: "enforce", audit: &audit };
     let out = client::run(launcher, &c.command(&fx.target(), &req));
     let ctx = || diag(&fx, &audit, Some(&out), None);
     let what = format!("{} to allowed {} (egress run, enforce)", c.name(), req.path);
@@ -238,14 +198,7 @@ fn allowed_under_run(c: Client) {
     let rec = one_record_for(&audit, &req.path, &what, &ctx);
     let e = Expect {
         body: Some(got.body.clone()),
-        ..expect(
-            "POST",
-            &req.path,
-            &tool,
-            "allow",
-            "enforce",
-            fx.server.port(),
-        )
+        ..expect("POST", &req.path, &tool, "allow", "enforce", fx.server.port())
     };
     assert_record(&rec, &e, &what, &ctx);
     assert_no_raw_body(&audit, &marker, &what);
@@ -289,19 +242,13 @@ fn allowed_node_fetch() {
 fn blocked_under_run(c: Client) {
     let fx = Fixture::new();
     // `files` blocks /v1/files*; for the SDK, block the chat tool it calls.
-    let spec = PolicySpec::standard()
-        .mode("enforce")
-        .tool_action("chat", "block");
+    let spec = PolicySpec::standard().mode("enforce").tool_action("chat", "block");
     let policy = spec.write(fx.dir(), "policy.yaml");
     let audit = fx.path("audit.jsonl");
     let marker = unique_name("blocked-body-marker");
     let req = make_request(&fx, c, paths::FILES, &marker, 2000);
     let tool = spec.tool_for(&req.path).expect("tool").name.clone();
-    let launcher = Launcher::EgressRun {
-        policy: &policy,
-        mode: "enforce",
-        audit: &audit,
-    };
+    let launcher = Launcher::EgressRun { policy: &policy, mode: "enforce", audit: &audit };
     let conns_before = fx.server.connections().len();
     let out = client::run(launcher, &c.command(&fx.target(), &req));
     let ctx = || diag(&fx, &audit, Some(&out), None);
@@ -315,14 +262,7 @@ fn blocked_under_run(c: Client) {
     assert_server_got_nothing(&fx.server, &req.path, conns_before, &what, &ctx);
 
     let rec = one_record_for(&audit, &req.path, &what, &ctx);
-    let e = expect(
-        "POST",
-        &req.path,
-        &tool,
-        "block",
-        "enforce",
-        fx.server.port(),
-    );
+    let e = expect("POST", &req.path, &tool, "block", "enforce", fx.server.port());
     assert_record(&rec, &e, &what, &ctx);
     assert_no_raw_body(&audit, &marker, &what);
 }
@@ -372,33 +312,15 @@ fn monitor_mode_never_blocks() {
     let audit = fx.path("audit.jsonl");
     let c = Client::Curl;
     let req = make_request(&fx, c, paths::FILES, &unique_name("monitor-marker"), 2000);
-    let launcher = Launcher::EgressRun {
-        policy: &policy,
-        mode: "monitor",
-        audit: &audit,
-    };
+    let launcher = Launcher::EgressRun { policy: &policy, mode: "monitor", audit: &audit };
     let out = client::run(launcher, &c.command(&fx.target(), &req));
     let ctx = || diag(&fx, &audit, Some(&out), None);
     let what = "curl to blocked /v1/files (egress run, monitor)";
 
-    assert!(
-        out.success(),
-        "{what}: monitor mode must not block\n{}",
-        ctx()
-    );
+    assert!(out.success(), "{what}: monitor mode must not block\n{}", ctx());
     let got = assert_server_got_once(&fx, c, &req, &ctx);
     let rec = one_record_for(&audit, &req.path, what, &ctx);
-    let e = Expect {
-        body: Some(got.body),
-        ..expect(
-            "POST",
-            &req.path,
-            "files",
-            "block",
-            "monitor",
-            fx.server.port(),
-        )
-    };
+    let e = Expect { body: Some(got.body), ..expect("POST", &req.path, "files", "block", "monitor", fx.server.port()) };
     assert_record(&rec, &e, what, &ctx);
 }
 
@@ -408,66 +330,33 @@ fn only_the_watched_cgroup_is_inspected() {
         return;
     }
     let fx = Fixture::new();
-    let policy = PolicySpec::standard()
-        .mode("enforce")
-        .write(fx.dir(), "policy.yaml");
+    let policy = PolicySpec::standard().mode("enforce").write(fx.dir(), "policy.yaml");
     let audit = fx.path("audit.jsonl");
     let cg = CgroupGuard::new();
-    let mut daemon = EgressDaemon::start(
-        &DaemonOptions::new(cg.path())
-            .policy(&policy)
-            .mode("enforce")
-            .audit(&audit),
-    );
+    let mut daemon = EgressDaemon::start(&DaemonOptions::new(cg.path()).policy(&policy).mode("enforce").audit(&audit));
     let c = Client::Curl;
     let target = fx.target();
 
     // Outside the watched cgroup: not inspected, not blocked.
-    let outside_req = fx.request(
-        "outside.json",
-        paths::FILES,
-        &json_body(500, &unique_name("outside"), 1),
-    );
+    let outside_req = fx.request("outside.json", paths::FILES, &json_body(500, &unique_name("outside"), 1));
     let outside = client::run(Launcher::Direct, &c.command(&target, &outside_req));
     {
         let ctx = || diag(&fx, &audit, Some(&outside), Some(&daemon));
-        assert!(
-            outside.success(),
-            "curl outside the watched cgroup to {} should succeed\n{}",
-            paths::FILES,
-            ctx()
-        );
+        assert!(outside.success(), "curl outside the watched cgroup to {} should succeed\n{}", paths::FILES, ctx());
         assert_server_got_once(&fx, c, &outside_req, &ctx);
     }
 
     // Inside: blocked and audited.
-    let inside_req = fx.request(
-        "inside.json",
-        paths::FILES,
-        &json_body(500, &unique_name("inside"), 2),
-    );
+    let inside_req = fx.request("inside.json", paths::FILES, &json_body(500, &unique_name("inside"), 2));
     let conns_before = fx.server.connections().len();
     let inside = client::run(Launcher::Cgroup(&cg), &c.command(&target, &inside_req));
     let ctx = || {
-        format!(
-            "\n=== outside client ===\n{}{}",
-            outside.describe(),
-            diag(&fx, &audit, Some(&inside), Some(&daemon))
-        )
+        format!("\n=== outside client ===\n{}{}", outside.describe(), diag(&fx, &audit, Some(&inside), Some(&daemon)))
     };
     let what = "curl inside the watched cgroup to /v1/files (daemon, enforce)";
-    assert!(
-        inside.code().is_some_and(|code| code != 0),
-        "{what}: should fail\n{}",
-        ctx()
-    );
+    assert!(inside.code().is_some_and(|code| code != 0), "{what}: should fail\n{}", ctx());
     let reqs = fx.server.requests_for(paths::FILES);
-    assert_eq!(
-        reqs.len(),
-        1,
-        "{what}: the server should only have the outside request\n{}",
-        ctx()
-    );
+    assert_eq!(reqs.len(), 1, "{what}: the server should only have the outside request\n{}", ctx());
     let conns = fx.server.connections_since(conns_before);
     assert!(
         !conns.is_empty() && conns.iter().all(|c| c.plaintext_bytes == 0),
@@ -475,9 +364,7 @@ fn only_the_watched_cgroup_is_inspected() {
         ctx()
     );
 
-    let records = wait_for_audit(&audit, AUDIT_WAIT, |r| {
-        r["path"] == paths::FILES && r["pid"] == inside.pid
-    });
+    let records = wait_for_audit(&audit, AUDIT_WAIT, |r| r["path"] == paths::FILES && r["pid"] == inside.pid);
     let mine = records_for_path(&records, paths::FILES);
     assert_eq!(
         mine.len(),
@@ -492,23 +379,12 @@ fn only_the_watched_cgroup_is_inspected() {
     let e = Expect {
         pid: Some(inside.pid),
         cgroup: Some(cg.relative().into()),
-        ..expect(
-            "POST",
-            paths::FILES,
-            "files",
-            "block",
-            "enforce",
-            fx.server.port(),
-        )
+        ..expect("POST", paths::FILES, "files", "block", "enforce", fx.server.port())
     };
     assert_record(mine[0], &e, what, &ctx);
 
     let status = daemon.stop();
-    assert!(
-        status.success(),
-        "egress daemon should exit 0 on SIGTERM, got {status:?}\n{}",
-        daemon.output()
-    );
+    assert!(status.success(), "egress daemon should exit 0 on SIGTERM, got {status:?}\n{}", daemon.output());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -520,11 +396,7 @@ fn big_body_enforce(c: Client) {
     let policy = spec.write(fx.dir(), "policy.yaml");
     let audit = fx.path("audit.jsonl");
     let req = make_request(&fx, c, paths::UPLOAD, &unique_name("big"), 4 << 20);
-    let launcher = Launcher::EgressRun {
-        policy: &policy,
-        mode: "enforce",
-        audit: &audit,
-    };
+    let launcher = Launcher::EgressRun { policy: &policy, mode: "enforce", audit: &audit };
     let out = client::run(launcher, &c.command(&fx.target(), &req));
     let ctx = || diag(&fx, &audit, Some(&out), None);
     let what = format!("{} with a 4 MiB body (egress run, enforce)", c.name());
@@ -533,17 +405,8 @@ fn big_body_enforce(c: Client) {
     let got = assert_server_got_once(&fx, c, &req, &ctx);
     assert_eq!(got.body.len(), 4 << 20);
     let rec = one_record_for(&audit, &req.path, &what, &ctx);
-    let e = Expect {
-        body: Some(got.body),
-        ..expect(
-            "POST",
-            &req.path,
-            "upload",
-            "allow",
-            "enforce",
-            fx.server.port(),
-        )
-    };
+    let e =
+        Expect { body: Some(got.body), ..expect("POST", &req.path, "upload", "allow", "enforce", fx.server.port()) };
     assert_record(&rec, &e, &what, &ctx);
 }
 
@@ -572,18 +435,12 @@ fn monitor_mode_truncation_is_reported() {
         return;
     }
     let fx = Fixture::new();
-    let spec = PolicySpec::standard()
-        .mode("monitor")
-        .capture_max_bytes(65536);
+    let spec = PolicySpec::standard().mode("monitor").capture_max_bytes(65536);
     let policy = spec.write(fx.dir(), "policy.yaml");
     let audit = fx.path("audit.jsonl");
     let c = Client::Httpx;
     let req = make_request(&fx, c, paths::UPLOAD, &unique_name("trunc"), 1 << 20);
-    let launcher = Launcher::EgressRun {
-        policy: &policy,
-        mode: "monitor",
-        audit: &audit,
-    };
+    let launcher = Launcher::EgressRun { policy: &policy, mode: "monitor", audit: &audit };
     let out = client::run(launcher, &c.command(&fx.target(), &req));
     let ctx = || diag(&fx, &audit, Some(&out), None);
     let what = "httpx with a 1 MiB body, capture_max_bytes 65536 (egress run, monitor)";
@@ -591,17 +448,8 @@ fn monitor_mode_truncation_is_reported() {
     assert!(out.success(), "{what}: the client failed\n{}", ctx());
     let got = assert_server_got_once(&fx, c, &req, &ctx);
     let rec = one_record_for(&audit, &req.path, what, &ctx);
-    let e = Expect {
-        truncated: Some(true),
-        ..expect(
-            "POST",
-            &req.path,
-            "upload",
-            "allow",
-            "monitor",
-            fx.server.port(),
-        )
-    };
+    let e =
+        Expect { truncated: Some(true), ..expect("POST", &req.path, "upload", "allow", "monitor", fx.server.port()) };
     assert_record(&rec, &e, what, &ctx);
     // Truncated means not passed off as whole: no sha256 of the whole body.
     assert_ne!(
@@ -622,10 +470,7 @@ fn deny_destinations_refuses_connect() {
     let fx = Fixture::new();
     let denied_server = TestServer::start_on(&fx.certs, "127.0.0.9".parse().unwrap());
     let denied = Target::new("127.0.0.9", denied_server.port(), fx.certs.ca_path());
-    let policy = PolicySpec::standard()
-        .mode("enforce")
-        .deny("127.0.0.9")
-        .write(fx.dir(), "policy.yaml");
+    let policy = PolicySpec::standard().mode("enforce").deny("127.0.0.9").write(fx.dir(), "policy.yaml");
     let audit = fx.path("audit.jsonl");
 
     // Without egress the destination is reachable.
@@ -641,19 +486,10 @@ fn deny_destinations_refuses_connect() {
     assert_eq!(conns_before, 1, "{}", denied_server.summary());
 
     let cg = CgroupGuard::new();
-    let mut daemon = EgressDaemon::start(
-        &DaemonOptions::new(cg.path())
-            .policy(&policy)
-            .mode("enforce")
-            .audit(&audit),
-    );
+    let mut daemon = EgressDaemon::start(&DaemonOptions::new(cg.path()).policy(&policy).mode("enforce").audit(&audit));
     let out = client::run(Launcher::Cgroup(&cg), &client::curl_get(&denied, "/"));
     let ctx = || {
-        format!(
-            "{}\n=== denied server ===\n{}",
-            diag(&fx, &audit, Some(&out), Some(&daemon)),
-            denied_server.summary()
-        )
+        format!("{}\n=== denied server ===\n{}", diag(&fx, &audit, Some(&out), Some(&daemon)), denied_server.summary())
     };
     assert_eq!(
         out.code(),
@@ -680,11 +516,7 @@ fn deny_destinations_refuses_connect() {
     );
 
     let status = daemon.stop();
-    assert!(
-        status.success(),
-        "egress daemon should exit 0 on SIGTERM, got {status:?}\n{}",
-        daemon.output()
-    );
+    assert!(status.success(), "egress daemon should exit 0 on SIGTERM, got {status:?}\n{}", daemon.output());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -692,34 +524,19 @@ fn deny_destinations_refuses_connect() {
 
 fn fail_mode(mode: &str) {
     let fx = Fixture::new();
-    let policy = PolicySpec::standard()
-        .mode("enforce")
-        .fail_mode(mode)
-        .write(fx.dir(), "policy.yaml");
+    let policy = PolicySpec::standard().mode("enforce").fail_mode(mode).write(fx.dir(), "policy.yaml");
     let audit = fx.path("audit.jsonl");
     let trigger = fx.path("trigger");
     let cg = CgroupGuard::new();
-    let mut daemon = EgressDaemon::start(
-        &DaemonOptions::new(cg.path())
-            .policy(&policy)
-            .mode("enforce")
-            .audit(&audit),
-    );
+    let mut daemon = EgressDaemon::start(&DaemonOptions::new(cg.path()).policy(&policy).mode("enforce").audit(&audit));
     let what = format!("fail_mode {mode}");
-    let spec = client::held_agent(
-        &fx.target(),
-        paths::AGENT_STEP1,
-        paths::AGENT_STEP2,
-        &trigger,
-    );
+    let spec = client::held_agent(&fx.target(), paths::AGENT_STEP1, paths::AGENT_STEP2, &trigger);
     let mut agent = CapturedChild::spawn(Launcher::Cgroup(&cg).prepare(&spec));
     let pid = agent.pid() as i32;
 
     // Request 1 goes through the daemon.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !(agent.stdout_so_far().contains("request1 ok")
-        && !fx.server.requests_for(paths::AGENT_STEP1).is_empty())
-    {
+    while !(agent.stdout_so_far().contains("request1 ok") && !fx.server.requests_for(paths::AGENT_STEP1).is_empty()) {
         if std::time::Instant::now() >= deadline || agent.wait_timeout(Duration::ZERO).is_some() {
             panic!(
                 "{what}: the agent's request 1 did not complete\n=== agent ===\n{}{}",
@@ -732,10 +549,7 @@ fn fail_mode(mode: &str) {
 
     // Freeze the daemon, let the agent write request 2: it must be held.
     daemon.sigstop();
-    assert!(
-        wait_for_state(daemon.pid(), 'T', Duration::from_secs(5)),
-        "{what}: the daemon did not stop on SIGSTOP"
-    );
+    assert!(wait_for_state(daemon.pid(), 'T', Duration::from_secs(5)), "{what}: the daemon did not stop on SIGSTOP");
     let conns_before = fx.server.connections().len();
     std::fs::write(&trigger, b"go").expect("write trigger");
     if !wait_for_state(pid, 'T', Duration::from_secs(10)) {
@@ -761,13 +575,7 @@ fn fail_mode(mode: &str) {
     );
 
     let out = agent.finish(Duration::from_secs(30));
-    let ctx = || {
-        format!(
-            "\n=== agent ===\n{}{}",
-            out.describe(),
-            diag(&fx, &audit, None, Some(&daemon))
-        )
-    };
+    let ctx = || format!("\n=== agent ===\n{}{}", out.describe(), diag(&fx, &audit, None, Some(&daemon)));
     match mode {
         "open" => {
             assert_eq!(
@@ -784,12 +592,7 @@ fn fail_mode(mode: &str) {
             );
         }
         "closed" => {
-            assert_eq!(
-                out.code(),
-                Some(3),
-                "{what}: the agent's request 2 should fail (exit 3)\n{}",
-                ctx()
-            );
+            assert_eq!(out.code(), Some(3), "{what}: the agent's request 2 should fail (exit 3)\n{}", ctx());
             assert_server_got_nothing(&fx.server, paths::AGENT_STEP2, conns_before, &what, &ctx);
         }
         other => unreachable!("fail mode {other}"),
@@ -797,11 +600,7 @@ fn fail_mode(mode: &str) {
 
     // `rm -rf /sys/fs/bpf/egress/<instance>` (drop does it too).
     daemon.remove_pins();
-    assert!(
-        !daemon.pin_dir().exists(),
-        "could not remove {}",
-        daemon.pin_dir().display()
-    );
+    assert!(!daemon.pin_dir().exists(), "could not remove {}", daemon.pin_dir().display());
 }
 
 #[test]
@@ -829,17 +628,11 @@ fn policy_check_reports_line_and_column() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bin = egress_tests::egress_bin();
     let check = |file: &Path| -> RunOutput {
-        let spec = client::CommandSpec::new(&bin)
-            .arg("policy")
-            .arg("check")
-            .arg(file);
+        let spec = client::CommandSpec::new(&bin).arg("policy").arg("check").arg(file);
         client::run(Launcher::Direct, &spec)
     };
 
-    let good = PolicySpec::standard()
-        .deny("127.0.0.9")
-        .deny("203.0.113.0/24")
-        .write(dir.path(), "good.yaml");
+    let good = PolicySpec::standard().deny("127.0.0.9").deny("203.0.113.0/24").write(dir.path(), "good.yaml");
     let out = check(&good);
     assert!(
         out.success(),
@@ -881,12 +674,7 @@ fn policy_check_reports_line_and_column() {
             let mut parts = rest.splitn(3, ':');
             let ln: u32 = parts.next()?.trim().parse().ok()?;
             let col: u32 = parts.next()?.trim().parse().ok()?;
-            Some((
-                ln,
-                col,
-                parts.next().unwrap_or("").to_string(),
-                l.to_string(),
-            ))
+            Some((ln, col, parts.next().unwrap_or("").to_string(), l.to_string()))
         });
         let Some((ln, col, rest, whole)) = hit else {
             panic!(
@@ -895,25 +683,11 @@ fn policy_check_reports_line_and_column() {
                 out.describe()
             );
         };
-        assert_eq!(
-            ln, *line,
-            "policy check {name}: wrong line in `{whole}`\n--- policy ---\n{text}"
-        );
-        assert!(
-            col >= 1,
-            "policy check {name}: column must be 1-based: `{whole}`"
-        );
+        assert_eq!(ln, *line, "policy check {name}: wrong line in `{whole}`\n--- policy ---\n{text}");
+        assert!(col >= 1, "policy check {name}: column must be 1-based: `{whole}`");
         for k in *keys {
-            assert!(
-                rest.contains(k),
-                "policy check {name}: key path should name `{k}`: `{whole}`"
-            );
+            assert!(rest.contains(k), "policy check {name}: key path should name `{k}`: `{whole}`");
         }
-        assert_eq!(
-            out.code(),
-            Some(1),
-            "policy check {name}: should exit 1\n{}",
-            out.describe()
-        );
+        assert_eq!(out.code(), Some(1), "policy check {name}: should exit 1\n{}", out.describe());
     }
 }

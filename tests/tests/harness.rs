@@ -14,13 +14,7 @@ fn client_reaches_server(c: Client) {
     let body = json_body(300, &format!("harness-{}", c.name()), 1);
     let req = fx.request("body.json", path, &body);
     let out = client::run(Launcher::Direct, &c.command(&fx.target(), &req));
-    assert!(
-        out.success(),
-        "{} failed against the test server\n{}{}",
-        c.name(),
-        out.describe(),
-        fx.server.summary()
-    );
+    assert!(out.success(), "{} failed against the test server\n{}{}", c.name(), out.describe(), fx.server.summary());
     assert!(
         out.stdout.contains(c.success_marker()),
         "{}: stdout lacks {:?}\n{}",
@@ -38,10 +32,7 @@ fn client_reaches_server(c: Client) {
         assert_eq!(r.body, body, "{}", fx.server.summary());
     } else {
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(
-            v["messages"][0]["content"].as_str().unwrap().as_bytes(),
-            &body[..]
-        );
+        assert_eq!(v["messages"][0]["content"].as_str().unwrap().as_bytes(), &body[..]);
     }
     let conns = fx.server.connections();
     assert_eq!(conns.len(), 1, "{}", fx.server.summary());
@@ -126,17 +117,10 @@ fn harness_second_loopback_address() {
 fn harness_held_agent_direct() {
     let fx = Fixture::new();
     let trigger = fx.path("trigger");
-    let spec = client::held_agent(
-        &fx.target(),
-        paths::AGENT_STEP1,
-        paths::AGENT_STEP2,
-        &trigger,
-    );
+    let spec = client::held_agent(&fx.target(), paths::AGENT_STEP1, paths::AGENT_STEP2, &trigger);
     let agent = CapturedChild::spawn(Launcher::Direct.prepare(&spec));
     assert!(
-        fx.server
-            .wait_for_request(paths::AGENT_STEP1, Duration::from_secs(30))
-            .is_some(),
+        fx.server.wait_for_request(paths::AGENT_STEP1, Duration::from_secs(30)).is_some(),
         "{}",
         agent.describe_so_far()
     );
@@ -162,25 +146,17 @@ fn harness_cgroup_spawn_and_cleanup() {
     let out = client::run(Launcher::Cgroup(&cg), &spec);
     assert!(out.success(), "{}", out.describe());
     assert!(
-        out.stdout
-            .lines()
-            .any(|l| l == format!("0::{}", cg.relative())),
+        out.stdout.lines().any(|l| l == format!("0::{}", cg.relative())),
         "child not in {}: {}",
         cg.relative(),
         out.stdout
     );
     // A process left running (and one stopped) is killed when the guard drops.
-    let sleeper = CapturedChild::spawn(
-        Launcher::Cgroup(&cg).prepare(&client::CommandSpec::new("sleep").arg("600")),
-    );
+    let sleeper = CapturedChild::spawn(Launcher::Cgroup(&cg).prepare(&client::CommandSpec::new("sleep").arg("600")));
     let pid = sleeper.pid() as i32;
     assert_eq!(cg.procs(), vec![pid]);
     egress_tests::proc::signal(pid, libc::SIGSTOP);
-    assert!(egress_tests::proc::wait_for_state(
-        pid,
-        'T',
-        Duration::from_secs(5)
-    ));
+    assert!(egress_tests::proc::wait_for_state(pid, 'T', Duration::from_secs(5)));
     assert_eq!(cg.stopped_procs(), vec![(pid, 'T')]);
     drop(cg);
     assert!(!path.exists(), "cgroup {} not removed", path.display());

@@ -34,9 +34,7 @@ impl DenyDestination {
             return Ok(Self::Net(IpNet::from(addr)));
         }
         if s.contains(':') {
-            return Err(format!(
-                "invalid IPv6 address `{s}` (ports are not part of a deny destination)"
-            ));
+            return Err(format!("invalid IPv6 address `{s}` (ports are not part of a deny destination)"));
         }
         if s.contains('*') {
             return Err(format!(
@@ -49,29 +47,16 @@ impl DenyDestination {
         }
         for label in name.split('.') {
             if label.is_empty() || label.len() > 63 {
-                return Err(format!(
-                    "invalid host name `{s}`: each label must have 1 to 63 characters"
-                ));
+                return Err(format!("invalid host name `{s}`: each label must have 1 to 63 characters"));
             }
-            if let Some(c) = label
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-            {
-                return Err(format!(
-                    "invalid character `{c}` in host name `{s}` (allowed: letters, digits, `-`, `.`)"
-                ));
+            if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+                return Err(format!("invalid character `{c}` in host name `{s}` (allowed: letters, digits, `-`, `.`)"));
             }
             if label.starts_with('-') || label.ends_with('-') {
-                return Err(format!(
-                    "invalid host name `{s}`: a label must not start or end with `-`"
-                ));
+                return Err(format!("invalid host name `{s}`: a label must not start or end with `-`"));
             }
         }
-        if name
-            .rsplit('.')
-            .next()
-            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-        {
+        if name.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
             return Err(format!("invalid IPv4 address `{s}`"));
         }
         Ok(Self::Host(name.to_ascii_lowercase()))

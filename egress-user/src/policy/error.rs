@@ -32,30 +32,19 @@ impl PolicyError {
     /// (no `PATH: ` at the root); the location comes from `Error::location`, and path and
     /// message are split back out of the text.
     pub(super) fn from_yaml(file: &str, text: &str, err: &serde_yaml_ng::Error) -> Self {
-        let (line, column) = err
-            .location()
-            .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
+        let (line, column) = err.location().map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
         let mut full = err.to_string();
         let suffix = format!(" at line {line} column {column}");
         if let Some(i) = full.find(&suffix) {
             full.replace_range(i..i + suffix.len(), "");
         }
         let (path, message) = split_path(&full);
-        let mut error = PolicyError {
-            file: file.to_owned(),
-            line,
-            column,
-            path: path.to_owned(),
-            message: message.to_owned(),
-        };
+        let mut error =
+            PolicyError { file: file.to_owned(), line, column, path: path.to_owned(), message: message.to_owned() };
         // serde names the key in the message but reports the enclosing mapping's path; make
         // the path name the key itself.
         for prefix in ["unknown field `", "missing field `", "duplicate field `"] {
-            if let Some(key) = message
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.split_once('`'))
-                .map(|(key, _)| key)
-            {
+            if let Some(key) = message.strip_prefix(prefix).and_then(|rest| rest.split_once('`')).map(|(key, _)| key) {
                 error.path = join_path(path, key);
                 if prefix == "duplicate field `" {
                     // Reported at the start of the mapping; point at the second occurrence.
@@ -74,9 +63,7 @@ impl PolicyError {
 fn split_path(full: &str) -> (&str, &str) {
     if let Some((path, message)) = full.split_once(": ") {
         let is_path = !path.is_empty()
-            && path.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']' | '?')
-            });
+            && path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']' | '?'));
         if is_path {
             return (path, message);
         }
@@ -85,11 +72,7 @@ fn split_path(full: &str) -> (&str, &str) {
 }
 
 pub(super) fn join_path(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
 }
 
 /// Best-effort search for the second occurrence of mapping key `key`, starting at the
@@ -154,8 +137,7 @@ fn key_positions(chars: &[char], from: usize, key: &str) -> Vec<usize> {
                 while chars.get(j) == Some(&' ') {
                     j += 1;
                 }
-                if chars.get(j) == Some(&':') && chars.get(j + 1).is_none_or(|c| c.is_whitespace())
-                {
+                if chars.get(j) == Some(&':') && chars.get(j + 1).is_none_or(|c| c.is_whitespace()) {
                     found.push(i);
                     break;
                 }

@@ -186,10 +186,7 @@ struct PolicyFile {
     mode: Mode,
     default_action: Action,
     fail_mode: FailMode,
-    #[serde(
-        default = "default_capture_max_bytes",
-        deserialize_with = "deserialize_capture_max_bytes"
-    )]
+    #[serde(default = "default_capture_max_bytes", deserialize_with = "deserialize_capture_max_bytes")]
     capture_max_bytes: u32,
     #[serde(default)]
     tools: Vec<Tool>,
@@ -206,8 +203,7 @@ impl Policy {
     pub fn from_yaml(source_name: &str, text: &str) -> Result<Policy, PolicyError> {
         let file: PolicyFile = {
             let _names = ToolNameScope::enter();
-            serde_yaml_ng::from_str(text)
-                .map_err(|e| PolicyError::from_yaml(source_name, text, &e))?
+            serde_yaml_ng::from_str(text).map_err(|e| PolicyError::from_yaml(source_name, text, &e))?
         };
         Ok(Policy {
             version: file.version,
@@ -224,8 +220,7 @@ impl Policy {
 
     /// Reads and parses the policy file at `path`.
     pub fn load(path: &Path) -> anyhow::Result<Policy> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading policy file {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading policy file {}", path.display()))?;
         Ok(Policy::from_yaml(&path.display().to_string(), &text)?)
     }
 
@@ -242,11 +237,7 @@ impl Policy {
     pub fn decide(&self, host: Option<&str>, method: &str, path: &str) -> Decision<'_> {
         let host = host.unwrap_or("");
         let path = normalize_request_path(path);
-        match self
-            .tools
-            .iter()
-            .find(|tool| tool.match_.matches(host, method, &path))
-        {
+        match self.tools.iter().find(|tool| tool.match_.matches(host, method, &path)) {
             Some(tool) => Decision {
                 tool: Some(tool),
                 action: tool.action,
@@ -318,13 +309,9 @@ fn validate_tool_name(name: &str) -> Result<(), String> {
         return Err("tool name must not be empty".into());
     };
     let ok = (first.is_ascii_lowercase() || first.is_ascii_digit())
-        && bytes.iter().all(|&b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        });
+        && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
     if !ok {
-        return Err(format!(
-            "invalid tool name `{name}`: must match [a-z0-9][a-z0-9._-]*"
-        ));
+        return Err(format!("invalid tool name `{name}`: must match [a-z0-9][a-z0-9._-]*"));
     }
     Ok(())
 }
@@ -344,9 +331,7 @@ fn deserialize_tool_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<S
                     return Ok(());
                 };
                 if let Some(index) = seen.iter().position(|n| n == v) {
-                    return Err(E::custom(format!(
-                        "duplicate tool name `{v}` (first used by tools[{index}])"
-                    )));
+                    return Err(E::custom(format!("duplicate tool name `{v}` (first used by tools[{index}])")));
                 }
                 seen.push(v.to_owned());
                 Ok(())
@@ -385,20 +370,14 @@ fn deserialize_version<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32
         if v == u64::from(POLICY_VERSION) {
             Ok(POLICY_VERSION)
         } else {
-            Err(format!(
-                "unsupported policy version {v}; this build supports version {POLICY_VERSION}"
-            ))
+            Err(format!("unsupported policy version {v}; this build supports version {POLICY_VERSION}"))
         }
     })
 }
 
-fn deserialize_capture_max_bytes<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<u32, D::Error> {
+fn deserialize_capture_max_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     deserialize_checked_u32(deserializer, "a byte count", |v| match u32::try_from(v) {
         Ok(n) if (1..=MAX_CAPTURE_MAX_BYTES).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "must be between 1 and {MAX_CAPTURE_MAX_BYTES} bytes, got {v}"
-        )),
+        _ => Err(format!("must be between 1 and {MAX_CAPTURE_MAX_BYTES} bytes, got {v}")),
     })
 }

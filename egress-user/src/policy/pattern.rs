@@ -22,11 +22,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 /// language does not want.
 pub(crate) fn glob_match(pattern: &[u8], text: &[u8], fold_case: bool) -> bool {
     let eq = |a: u8, b: u8| {
-        if fold_case {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
+        if fold_case { a.eq_ignore_ascii_case(&b) } else { a == b }
     };
     let (mut p, mut t) = (0usize, 0usize);
     // After a `*`: the pattern index just past it, and the text index it has consumed up to.
@@ -61,10 +57,7 @@ impl HostPattern {
         if raw.is_empty() {
             return Err("host pattern must not be empty".into());
         }
-        let unbracketed = raw
-            .strip_prefix('[')
-            .and_then(|r| r.strip_suffix(']'))
-            .unwrap_or(raw);
+        let unbracketed = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(raw);
         if unbracketed.contains(':') {
             return match unbracketed.parse::<Ipv6Addr>() {
                 Ok(addr) => Ok(Self(addr.to_string())),
@@ -74,10 +67,7 @@ impl HostPattern {
             };
         }
         let name = raw.strip_suffix('.').unwrap_or(raw);
-        if let Some(c) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*')))
-        {
+        if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*'))) {
             return Err(format!(
                 "invalid character `{c}` in host pattern `{raw}` (allowed: letters, digits, `-`, `.`, `_`, and `*` as a wildcard)"
             ));
@@ -128,9 +118,7 @@ impl HttpMethod {
     pub fn parse(s: &str) -> Result<Self, String> {
         let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         if s.is_empty() || !s.bytes().all(is_tchar) {
-            return Err(format!(
-                "invalid HTTP method `{s}`: must be a token of letters, digits and !#$%&'*+-.^_`|~"
-            ));
+            return Err(format!("invalid HTTP method `{s}`: must be a token of letters, digits and !#$%&'*+-.^_`|~"));
         }
         Ok(Self(s.to_ascii_uppercase()))
     }
@@ -154,9 +142,7 @@ impl PathPattern {
             return Err(format!("path pattern `{s}` must start with `/` or `*`"));
         }
         if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!(
-                "path pattern `{s}` contains whitespace or a control character ({c:?})"
-            ));
+            return Err(format!("path pattern `{s}` contains whitespace or a control character ({c:?})"));
         }
         if let Some(c) = s.chars().find(|c| matches!(c, '?' | '#')) {
             return Err(format!(

@@ -22,11 +22,7 @@ fn assert_err(e: &PolicyError, line: usize, column: usize, path: &str, needle: &
         ("policy.yaml", line, column, path),
         "error was: {e}"
     );
-    assert!(
-        e.message.contains(needle),
-        "message {:?} lacks {needle:?}",
-        e.message
-    );
+    assert!(e.message.contains(needle), "message {:?} lacks {needle:?}", e.message);
 }
 
 fn with_tools(tools: &str) -> String {
@@ -49,14 +45,7 @@ fn example_file_loads() {
     let names: Vec<&str> = p.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        [
-            "openai-chat",
-            "openai-files",
-            "anthropic-messages",
-            "github-read",
-            "slack-webhooks",
-            "paste-sites"
-        ]
+        ["openai-chat", "openai-files", "anthropic-messages", "github-read", "slack-webhooks", "paste-sites"]
     );
     let files = p.tool("openai-files").unwrap();
     assert_eq!(files.action, Action::Block);
@@ -77,11 +66,7 @@ fn example_file_loads() {
     let text = std::fs::read_to_string(EXAMPLE_PATH).unwrap();
     assert_eq!(p.digest, hex::encode(Sha256::digest(text.as_bytes())));
 
-    let d = p.decide(
-        Some("api.openai.com"),
-        "POST",
-        "/v1/files/file-abc?purpose=x",
-    );
+    let d = p.decide(Some("api.openai.com"), "POST", "/v1/files/file-abc?purpose=x");
     assert_eq!(d.action, Action::Block);
     assert_eq!(d.tool.map(|t| t.name.as_str()), Some("openai-files"));
     assert_eq!(d.reason, "tool openai-files: action block");
@@ -124,10 +109,7 @@ fn minimal_policy_defaults() {
 fn digest_is_sha256_of_source_and_changes_with_it() {
     let a = parse(HEADER);
     let b = parse(&format!("{HEADER}# comment\n"));
-    assert_eq!(
-        a.digest,
-        "cddf43b3887806e6b5fbc4be11636c5fb21bdb121cbc287c9dad698fc3862588"
-    );
+    assert_eq!(a.digest, "cddf43b3887806e6b5fbc4be11636c5fb21bdb121cbc287c9dad698fc3862588");
     assert_ne!(a.digest, b.digest);
 }
 
@@ -164,13 +146,9 @@ fn error_unknown_key_root() {
 
 #[test]
 fn error_unknown_key_nested() {
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { host: x, paht: /v1 }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: { host: x, paht: /v1 }\n    action: allow\n"));
     assert_err(&e, 7, 23, "tools[0].match.paht", "unknown field `paht`");
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { host: x }\n    action: allow\n    extra: 1\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: { host: x }\n    action: allow\n    extra: 1\n"));
     assert_err(&e, 9, 5, "tools[0].extra", "unknown field `extra`");
 }
 
@@ -190,81 +168,39 @@ fn error_bad_default_action() {
 
 #[test]
 fn error_bad_cidr() {
-    let e = parse_err(&format!(
-        "{HEADER}deny_destinations:\n  - 10.0.0.0/8\n  - 203.0.113.0/33\n"
-    ));
-    assert_err(
-        &e,
-        7,
-        5,
-        "deny_destinations[1]",
-        "invalid CIDR `203.0.113.0/33`",
-    );
-    let e = parse_err(&format!(
-        "{HEADER}deny_destinations: [ \"2001:db8::zz\" ]\n"
-    ));
+    let e = parse_err(&format!("{HEADER}deny_destinations:\n  - 10.0.0.0/8\n  - 203.0.113.0/33\n"));
+    assert_err(&e, 7, 5, "deny_destinations[1]", "invalid CIDR `203.0.113.0/33`");
+    let e = parse_err(&format!("{HEADER}deny_destinations: [ \"2001:db8::zz\" ]\n"));
     assert_err(&e, 5, 22, "deny_destinations[0]", "invalid IPv6 address");
     let e = parse_err(&format!("{HEADER}deny_destinations: [ 300.1.2.3 ]\n"));
-    assert_err(
-        &e,
-        5,
-        22,
-        "deny_destinations[0]",
-        "invalid IPv4 address `300.1.2.3`",
-    );
+    assert_err(&e, 5, 22, "deny_destinations[0]", "invalid IPv4 address `300.1.2.3`");
 }
 
 #[test]
 fn error_bad_deny_host() {
-    let e = parse_err(&format!(
-        "{HEADER}deny_destinations: [ \"*.example.net\" ]\n"
-    ));
+    let e = parse_err(&format!("{HEADER}deny_destinations: [ \"*.example.net\" ]\n"));
     assert_err(&e, 5, 22, "deny_destinations[0]", "cannot be resolved");
-    let e = parse_err(&format!(
-        "{HEADER}deny_destinations: [ ok.example, bad_host.example ]\n"
-    ));
+    let e = parse_err(&format!("{HEADER}deny_destinations: [ ok.example, bad_host.example ]\n"));
     assert_err(&e, 5, 34, "deny_destinations[1]", "invalid character `_`");
     let e = parse_err(&format!("{HEADER}deny_destinations: [ -bad.example ]\n"));
-    assert_err(
-        &e,
-        5,
-        22,
-        "deny_destinations[0]",
-        "must not start or end with `-`",
-    );
+    assert_err(&e, 5, 22, "deny_destinations[0]", "must not start or end with `-`");
 }
 
 #[test]
 fn error_bad_method() {
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { host: x, method: \"GE T\" }\n    action: allow\n",
-    ));
-    assert_err(
-        &e,
-        7,
-        31,
-        "tools[0].match.method",
-        "invalid HTTP method `GE T`",
-    );
+    let e = parse_err(&with_tools("  - name: a\n    match: { host: x, method: \"GE T\" }\n    action: allow\n"));
+    assert_err(&e, 7, 31, "tools[0].match.method", "invalid HTTP method `GE T`");
 }
 
 #[test]
 fn error_bad_host_and_path_patterns() {
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { host: \"api.openai.com:443\" }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: { host: \"api.openai.com:443\" }\n    action: allow\n"));
     assert_err(&e, 7, 20, "tools[0].match.host", "carry no port");
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { host: \"api/openai\" }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: { host: \"api/openai\" }\n    action: allow\n"));
     assert_err(&e, 7, 20, "tools[0].match.host", "invalid character `/`");
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { host: x, path: v1/files }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: { host: x, path: v1/files }\n    action: allow\n"));
     assert_err(&e, 7, 29, "tools[0].match.path", "must start with `/`");
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { host: x, path: \"/v1?x=1\" }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: { host: x, path: \"/v1?x=1\" }\n    action: allow\n"));
     assert_err(&e, 7, 29, "tools[0].match.path", "without query string");
 }
 
@@ -273,13 +209,7 @@ fn error_duplicate_tool_name() {
     let e = parse_err(&with_tools(
         "  - name: chat\n    match: { host: x }\n    action: allow\n  - name: other\n    match: { host: y }\n    action: allow\n  - name: chat\n    match: { host: z }\n    action: block\n",
     ));
-    assert_err(
-        &e,
-        12,
-        11,
-        "tools[2].name",
-        "duplicate tool name `chat` (first used by tools[0])",
-    );
+    assert_err(&e, 12, 11, "tools[2].name", "duplicate tool name `chat` (first used by tools[0])");
 }
 
 #[test]
@@ -291,17 +221,11 @@ fn duplicate_names_do_not_leak_between_parses() {
 
 #[test]
 fn error_bad_tool_name() {
-    let e = parse_err(&with_tools(
-        "  - name: Chat\n    match: { host: x }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: Chat\n    match: { host: x }\n    action: allow\n"));
     assert_err(&e, 6, 11, "tools[0].name", "invalid tool name `Chat`");
-    let e = parse_err(&with_tools(
-        "  - name: \"\"\n    match: { host: x }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: \"\"\n    match: { host: x }\n    action: allow\n"));
     assert_err(&e, 6, 11, "tools[0].name", "must not be empty");
-    let e = parse_err(&with_tools(
-        "  - name: -chat\n    match: { host: x }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: -chat\n    match: { host: x }\n    action: allow\n"));
     assert_err(&e, 6, 11, "tools[0].name", "[a-z0-9][a-z0-9._-]*");
 }
 
@@ -309,10 +233,7 @@ fn error_bad_tool_name() {
 fn error_version_2() {
     let e = parse_err("version: 2\nmode: enforce\ndefault_action: alert\nfail_mode: open\n");
     assert_err(&e, 1, 10, "version", "unsupported policy version 2");
-    assert!(
-        e.to_string().starts_with("policy.yaml:1:10: version: "),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("policy.yaml:1:10: version: "), "{e}");
 }
 
 #[test]
@@ -325,13 +246,9 @@ fn error_missing_required_keys() {
 
 #[test]
 fn error_missing_match_host() {
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { method: GET }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: { method: GET }\n    action: allow\n"));
     assert_err(&e, 7, 12, "tools[0].match.host", "missing field `host`");
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match:\n      method: GET\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match:\n      method: GET\n    action: allow\n"));
     assert_err(&e, 8, 7, "tools[0].match.host", "missing field `host`");
     let e = parse_err(&with_tools("  - name: a\n    action: allow\n"));
     assert_err(&e, 6, 5, "tools[0].match", "missing field `match`");
@@ -340,26 +257,14 @@ fn error_missing_match_host() {
 #[test]
 fn error_wrong_type() {
     let e = parse_err(&format!("{HEADER}tools: 5\n"));
-    assert_err(
-        &e,
-        5,
-        8,
-        "tools",
-        "invalid type: integer `5`, expected a sequence",
-    );
+    assert_err(&e, 5, 8, "tools", "invalid type: integer `5`, expected a sequence");
     let e = parse_err("version: one\nmode: enforce\ndefault_action: alert\nfail_mode: open\n");
     assert_err(&e, 1, 10, "version", "invalid type: string \"one\"");
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: [api.openai.com]\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: [api.openai.com]\n    action: allow\n"));
     assert_err(&e, 7, 12, "tools[0].match", "invalid type: sequence");
     let e = parse_err("- 1\n");
     assert_err(&e, 1, 1, "", "invalid type: sequence");
-    assert_eq!(
-        e.to_string(),
-        format!("policy.yaml:1:1: {}", e.message),
-        "no path part at the root"
-    );
+    assert_eq!(e.to_string(), format!("policy.yaml:1:1: {}", e.message), "no path part at the root");
 }
 
 #[test]
@@ -376,9 +281,7 @@ fn error_capture_max_bytes_range() {
 fn error_duplicate_yaml_key_points_at_second_occurrence() {
     let e = parse_err(&format!("{HEADER}# again\nmode: monitor\n"));
     assert_err(&e, 6, 1, "mode", "duplicate field `mode`");
-    let e = parse_err(&with_tools(
-        "  - name: a\n    match: { host: x, host: y }\n    action: allow\n",
-    ));
+    let e = parse_err(&with_tools("  - name: a\n    match: { host: x, host: y }\n    action: allow\n"));
     assert_err(&e, 7, 23, "tools[0].match.host", "duplicate field `host`");
     let e = parse_err(&with_tools(
         "  - name: a\n    match:\n      host: x\n      path: /a\n      host: y\n    action: allow\n",
@@ -392,21 +295,14 @@ fn error_yaml_syntax() {
     assert_eq!(e.file, "policy.yaml");
     assert!(e.line >= 2, "{e}");
     assert!(!e.message.is_empty());
-    assert!(
-        !e.message
-            .contains(&format!("at line {} column {}", e.line, e.column)),
-        "{e}"
-    );
+    assert!(!e.message.contains(&format!("at line {} column {}", e.line, e.column)), "{e}");
 }
 
 #[test]
 fn load_reports_missing_file_and_parse_errors() {
     let missing = Path::new("/nonexistent/egress-policy.yaml");
     let e = Policy::load(missing).unwrap_err();
-    assert!(
-        format!("{e:#}").contains("reading policy file /nonexistent/egress-policy.yaml"),
-        "{e:#}"
-    );
+    assert!(format!("{e:#}").contains("reading policy file /nonexistent/egress-policy.yaml"), "{e:#}");
 
     let dir = std::env::temp_dir().join(format!("egress-policy-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -448,9 +344,7 @@ fn glob_pathological_input_is_fast() {
 }
 
 fn one_tool(matcher: &str) -> Policy {
-    parse(&with_tools(&format!(
-        "  - name: t\n    match: {matcher}\n    action: block\n"
-    )))
+    parse(&with_tools(&format!("  - name: t\n    match: {matcher}\n    action: block\n")))
 }
 
 #[track_caller]
@@ -462,42 +356,17 @@ fn hits(p: &Policy, host: Option<&str>, method: &str, path: &str) -> bool {
 fn path_glob_semantics_and_query_string() {
     let p = one_tool("{ host: api.openai.com, method: POST, path: \"/v1/files*\" }");
     assert!(hits(&p, Some("api.openai.com"), "POST", "/v1/files"));
-    assert!(hits(
-        &p,
-        Some("api.openai.com"),
-        "POST",
-        "/v1/files/abc?x=1"
-    ));
-    assert!(hits(
-        &p,
-        Some("api.openai.com"),
-        "POST",
-        "/v1/files?purpose=fine-tune"
-    ));
+    assert!(hits(&p, Some("api.openai.com"), "POST", "/v1/files/abc?x=1"));
+    assert!(hits(&p, Some("api.openai.com"), "POST", "/v1/files?purpose=fine-tune"));
     assert!(!hits(&p, Some("api.openai.com"), "POST", "/v1/file"));
     assert!(!hits(&p, Some("api.openai.com"), "POST", "/v2/files"));
     // case-sensitive paths
     assert!(!hits(&p, Some("api.openai.com"), "POST", "/V1/files"));
 
     let exact = one_tool("{ host: api.openai.com, path: /v1/chat/completions }");
-    assert!(hits(
-        &exact,
-        Some("api.openai.com"),
-        "POST",
-        "/v1/chat/completions?stream=true"
-    ));
-    assert!(hits(
-        &exact,
-        Some("api.openai.com"),
-        "POST",
-        "/v1/chat/completions#frag"
-    ));
-    assert!(!hits(
-        &exact,
-        Some("api.openai.com"),
-        "POST",
-        "/v1/chat/completions/x"
-    ));
+    assert!(hits(&exact, Some("api.openai.com"), "POST", "/v1/chat/completions?stream=true"));
+    assert!(hits(&exact, Some("api.openai.com"), "POST", "/v1/chat/completions#frag"));
+    assert!(!hits(&exact, Some("api.openai.com"), "POST", "/v1/chat/completions/x"));
 }
 
 #[test]
@@ -509,16 +378,9 @@ fn path_normalisation() {
     assert_eq!(normalize_request_path("/v1/%2e%2E/v2"), "/v2");
     assert_eq!(normalize_request_path("/a/b/.."), "/a/");
     assert_eq!(normalize_request_path("/../.."), "/");
-    assert_eq!(
-        normalize_request_path("/a%2Fb"),
-        "/a%2Fb",
-        "reserved escapes stay"
-    );
+    assert_eq!(normalize_request_path("/a%2Fb"), "/a%2Fb", "reserved escapes stay");
     assert_eq!(normalize_request_path("/a%zz%4"), "/a%zz%4");
-    assert_eq!(
-        normalize_request_path("https://api.openai.com/v1/files?q"),
-        "/v1/files"
-    );
+    assert_eq!(normalize_request_path("https://api.openai.com/v1/files?q"), "/v1/files");
     assert_eq!(normalize_request_path("HTTP://api.openai.com"), "/");
     assert_eq!(normalize_request_path("http://h?x"), "/");
     assert_eq!(normalize_request_path("*"), "*");
@@ -526,18 +388,8 @@ fn path_normalisation() {
 
     let p = one_tool("{ host: api.openai.com, path: \"/v1/files*\" }");
     assert!(hits(&p, Some("api.openai.com"), "POST", "/v1/%66iles"));
-    assert!(hits(
-        &p,
-        Some("api.openai.com"),
-        "POST",
-        "/v1/chat/../files"
-    ));
-    assert!(hits(
-        &p,
-        Some("api.openai.com"),
-        "POST",
-        "https://api.openai.com/v1/files"
-    ));
+    assert!(hits(&p, Some("api.openai.com"), "POST", "/v1/chat/../files"));
+    assert!(hits(&p, Some("api.openai.com"), "POST", "https://api.openai.com/v1/files"));
 }
 
 #[test]
@@ -585,10 +437,7 @@ fn method_absent_matches_any_and_present_is_case_insensitive() {
         assert!(hits(&any, Some("api.github.com"), m, "/repos"), "{m}");
     }
     let post = one_tool("{ host: api.github.com, method: post }");
-    assert_eq!(
-        post.tools[0].match_.method.as_ref().unwrap().as_str(),
-        "POST"
-    );
+    assert_eq!(post.tools[0].match_.method.as_ref().unwrap().as_str(), "POST");
     assert!(hits(&post, Some("api.github.com"), "POST", "/"));
     assert!(hits(&post, Some("api.github.com"), "Post", "/"));
     assert!(!hits(&post, Some("api.github.com"), "GET", "/"));
@@ -600,21 +449,12 @@ fn first_match_wins() {
         "  - name: files-upload-ok\n    match: { host: api.openai.com, method: POST, path: /v1/files/ok }\n    action: allow\n  - name: files\n    match: { host: api.openai.com, path: \"/v1/files*\" }\n    action: block\n  - name: openai\n    match: { host: api.openai.com }\n    action: alert\n",
     ));
     let d = p.decide(Some("api.openai.com"), "POST", "/v1/files/ok");
-    assert_eq!(
-        (d.tool.unwrap().name.as_str(), d.action),
-        ("files-upload-ok", Action::Allow)
-    );
+    assert_eq!((d.tool.unwrap().name.as_str(), d.action), ("files-upload-ok", Action::Allow));
     let d = p.decide(Some("api.openai.com"), "GET", "/v1/files/ok");
-    assert_eq!(
-        (d.tool.unwrap().name.as_str(), d.action),
-        ("files", Action::Block)
-    );
+    assert_eq!((d.tool.unwrap().name.as_str(), d.action), ("files", Action::Block));
     assert_eq!(d.reason, "tool files: action block");
     let d = p.decide(Some("api.openai.com"), "GET", "/v1/models");
-    assert_eq!(
-        (d.tool.unwrap().name.as_str(), d.action),
-        ("openai", Action::Alert)
-    );
+    assert_eq!((d.tool.unwrap().name.as_str(), d.action), ("openai", Action::Alert));
     let d = p.decide(Some("api.anthropic.com"), "GET", "/v1/models");
     assert_eq!((d.tool, d.action), (None, Action::Alert));
     assert_eq!(d.reason, "no tool matched: default_action alert");
