@@ -57,6 +57,7 @@ pub struct Daemon {
     cgroup_paths: HashMap<u64, String>,
     writes: HashMap<u64, WriteInProgress>,
     response_bytes: u64,
+    hold_latency: LatencySamples,
     pin_dir: PathBuf,
     guardian: Guardian,
 }
@@ -101,6 +102,7 @@ impl Daemon {
             cgroup_paths,
             writes: HashMap::new(),
             response_bytes: 0,
+            hold_latency: LatencySamples::default(),
             pin_dir,
             guardian,
         };
@@ -196,6 +198,7 @@ impl Daemon {
             self.kernel.denied_threads.insert(&header.pid_tgid, &1, 0).context("marking the thread denied")?;
         }
         self.release(header.pid_tgid);
+        self.hold_latency.add(monotonic_ns().saturating_sub(header.ktime_ns));
         Ok(())
     }
 
@@ -334,6 +337,9 @@ impl Daemon {
             log::log!(level, "kernel counter {name} = {value}");
         }
         log::log!(quiet_level, "response bytes captured = {}", self.response_bytes);
+        if let Some(summary) = self.hold_latency.summary() {
+            log::log!(quiet_level, "hold latency (SSL_write entry to resume): {summary}");
+        }
     }
 
     /// Resumes anything held, then either removes every program (`release`: `egress run`, or
@@ -362,6 +368,38 @@ impl Daemon {
             kernel.release()?;
         }
         guardian.dismiss()
+    }
+}
+
+/// Hold durations, kept to report percentiles (bounded: later samples are counted only).
+#[derive(Default)]
+struct LatencySamples {
+    samples_ns: Vec<u64>,
+    count: u64,
+}
+
+impl LatencySamples {
+    const MAX_KEPT: usize = 1 << 20;
+
+    fn add(&mut self, ns: u64) {
+        self.count += 1;
+        if self.samples_ns.len() < Self::MAX_KEPT {
+            self.samples_ns.push(ns);
+        }
+    }
+
+    fn summary(&self) -> Option<String> {
+        let mut sorted = self.samples_ns.clone();
+        sorted.sort_unstable();
+        let percentile = |p: usize| sorted.get((sorted.len() - 1) * p / 100).copied().unwrap_or(0) as f64 / 1000.0;
+        let max = *sorted.last()? as f64 / 1000.0;
+        Some(format!(
+            "n={} p50={:.1}us p99={:.1}us max={max:.1}us (percentiles over the first {} holds)",
+            self.count,
+            percentile(50),
+            percentile(99),
+            sorted.len()
+        ))
     }
 }
 
@@ -432,6 +470,17 @@ mod tests {
         loopback6[3] = u32::from_ne_bytes([0, 0, 0, 1]);
         let v6 = Peer { family: libc::AF_INET6 as u32, port: 443, ip: loopback6 };
         assert_eq!(format_peer(&v6), "[::1]:443");
+    }
+
+    #[test]
+    fn latency_summary_gives_percentiles() {
+        let mut samples = LatencySamples::default();
+        assert!(samples.summary().is_none());
+        for us in 1..=100 {
+            samples.add(us * 1000);
+        }
+        let summary = samples.summary().expect("samples");
+        assert!(summary.contains("n=100 p50=50.0us p99=99.0us max=100.0us"), "{summary}");
     }
 
     #[test]
