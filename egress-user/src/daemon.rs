@@ -88,7 +88,7 @@ impl Daemon {
             kernel.watch_cgroup(dir, id)?;
             cgroup_paths.insert(id, cgroup::relative_path(&cgroup_mount, dir));
         }
-        kernel.set_deny_networks(&deny_networks(&policy)?)?;
+        kernel.set_deny_networks(&deny_networks(&policy))?;
         // SAFETY: the ring buffer owns its fd and lives inside the AsyncFd until both drop.
         let events = unsafe { AsyncFd::register(kernel.take_events()?) }.context("polling the event ring buffer")?;
         let guardian = Guardian::spawn(&pin_dir)?;
@@ -413,15 +413,17 @@ fn kernel_config(policy: &Policy) -> Config {
     }
 }
 
-/// The policy's literal networks plus the addresses its host names resolve to now.
-fn deny_networks(policy: &Policy) -> anyhow::Result<Vec<IpNet>> {
+/// The policy's literal networks plus the addresses its host names resolve to now. A name
+/// that does not resolve cannot be connected to either; it is reported, not fatal.
+fn deny_networks(policy: &Policy) -> Vec<IpNet> {
     let mut networks = policy.deny_nets();
     for host in policy.deny_hosts() {
-        let addresses =
-            (host, 0).to_socket_addrs().with_context(|| format!("resolving deny_destinations host {host}"))?;
-        networks.extend(addresses.map(|address| IpNet::from(address.ip())));
+        match (host, 0).to_socket_addrs() {
+            Ok(addresses) => networks.extend(addresses.map(|address| IpNet::from(address.ip()))),
+            Err(error) => log::warn!("deny_destinations: {host} does not resolve now ({error}); not refused by address"),
+        }
     }
-    Ok(networks)
+    networks
 }
 
 fn format_peer(peer: &Peer) -> String {
