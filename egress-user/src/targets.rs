@@ -33,7 +33,7 @@ impl Exports {
     }
 }
 
-/// Reads the dynamic symbol table (and the static one, for loaders) of an ELF file.
+/// Reads the dynamic symbol table of an ELF file.
 pub fn inspect(path: &Path) -> anyhow::Result<Exports> {
     let file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     // SAFETY: read-only map of a file we only parse; a concurrent truncation could fault, which
@@ -41,7 +41,8 @@ pub fn inspect(path: &Path) -> anyhow::Result<Exports> {
     let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
     let elf = object::File::parse(&*map).with_context(|| format!("parsing ELF {}", path.display()))?;
     let mut exports = Exports::default();
-    for symbol in elf.dynamic_symbols().chain(elf.symbols()) {
+    // Exported symbols only: what a dynamic linker can bind is what the agent can call.
+    for symbol in elf.dynamic_symbols() {
         if !symbol.is_definition() {
             continue;
         }
