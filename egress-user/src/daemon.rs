@@ -420,7 +420,9 @@ fn deny_networks(policy: &Policy) -> Vec<IpNet> {
     for host in policy.deny_hosts() {
         match (host, 0).to_socket_addrs() {
             Ok(addresses) => networks.extend(addresses.map(|address| IpNet::from(address.ip()))),
-            Err(error) => log::warn!("deny_destinations: {host} does not resolve now ({error}); not refused by address"),
+            Err(error) => {
+                log::warn!("deny_destinations: {host} does not resolve now ({error}); not refused by address")
+            }
         }
     }
     networks

@@ -641,29 +641,40 @@ fn policy_check_reports_line_and_column() {
         out.describe()
     );
 
-    // (file name, text, line of the error, words the key path must contain)
-    let cases: &[(&str, &str, u32, &[&str])] = &[
-        (
-            "bad-default.yaml",
-            "version: 1\nmode: enforce\ndefault_action: maybe\nfail_mode: open\ntools: []\n",
-            3,
-            &["default_action"],
-        ),
-        (
-            "bad-tool-action.yaml",
-            "version: 1\n\
-             mode: enforce\n\
-             default_action: alert\n\
-             fail_mode: open\n\
-             tools:\n\
-             \x20 - name: chat\n\
-             \x20   match: { host: localhost, method: POST, path: /v1/chat/completions }\n\
-             \x20   action: explode\n",
-            8,
-            &["tools", "action"],
-        ),
+    struct BadPolicy {
+        name: &'static str,
+        text: &'static str,
+        /// Line of the error.
+        line: u32,
+        /// Columns accepted: the key's or the value's.
+        cols: &'static [u32],
+        /// Words the key path must contain.
+        keys: &'static [&'static str],
+    }
+    let cases = [
+        BadPolicy {
+            name: "bad-default.yaml",
+            text: "version: 1\nmode: enforce\ndefault_action: maybe\nfail_mode: open\ntools: []\n",
+            line: 3,
+            cols: &[1, 17],
+            keys: &["default_action"],
+        },
+        BadPolicy {
+            name: "bad-tool-action.yaml",
+            text: "version: 1\n\
+                   mode: enforce\n\
+                   default_action: alert\n\
+                   fail_mode: open\n\
+                   tools:\n\
+                   \x20 - name: chat\n\
+                   \x20   match: { host: localhost, method: POST, path: /v1/chat/completions }\n\
+                   \x20   action: explode\n",
+            line: 8,
+            cols: &[5, 13],
+            keys: &["tools", "action"],
+        },
     ];
-    for (name, text, line, keys) in cases {
+    for BadPolicy { name, text, line, cols, keys } in cases {
         let file = dir.path().join(name);
         std::fs::write(&file, text).unwrap();
         let out = check(&file);
@@ -683,10 +694,14 @@ fn policy_check_reports_line_and_column() {
                 out.describe()
             );
         };
-        assert_eq!(ln, *line, "policy check {name}: wrong line in `{whole}`\n--- policy ---\n{text}");
-        assert!(col >= 1, "policy check {name}: column must be 1-based: `{whole}`");
-        for k in *keys {
-            assert!(rest.contains(k), "policy check {name}: key path should name `{k}`: `{whole}`");
+        assert_eq!(ln, line, "policy check {name}: wrong line in `{whole}`\n--- policy ---\n{text}");
+        assert!(
+            cols.contains(&col),
+            "policy check {name}: column should be {cols:?} (1-based, the key's or the value's): `{whole}`"
+        );
+        let key_path = rest.trim_start().split(": ").next().unwrap_or("");
+        for k in keys {
+            assert!(key_path.contains(k), "policy check {name}: key path should name `{k}`: `{whole}`");
         }
         assert_eq!(out.code(), Some(1), "policy check {name}: should exit 1\n{}", out.describe());
     }
