@@ -1,4 +1,5 @@
-//! HTTP/1.1 request reassembly from the plaintext a client writes into one TLS connection.
+//! HTTP/1.1 request reassembly from the plaintext a client writes into one TLS connection,
+//! and response reassembly from the plaintext it reads back ([`ResponseAssembler`]).
 //!
 //! The probes deliver the bytes of each `SSL_write` in order but split wherever the client
 //! happened to call it, so everything here is incremental: any byte may be the last of a push.
@@ -6,6 +7,7 @@
 //! about where a request ends could be steered past inspection, so anything ambiguous ends
 //! parsing with [`Progress::NotHttp`] and the caller decides what to do with the connection.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use flate2::write::{MultiGzDecoder, ZlibDecoder};
@@ -20,6 +22,11 @@ const MAX_HEADERS: usize = 256;
 const MAX_CHUNK_SIZE_LINE: usize = 4 * 1024;
 /// Largest trailer section of a chunked body we accept.
 const MAX_TRAILER_BYTES: usize = 64 * 1024;
+/// Responses: requests sent whose final response has not arrived that we remember the method
+/// of; a client that pipelines more than this without reading answers is not an HTTP client.
+const MAX_AWAITED_RESPONSES: usize = 1024;
+/// Streaming responses: decoded bytes (gzip/deflate) we hold between two reports at least.
+const MAX_STREAM_INFLATE: usize = 1 << 20;
 
 /// Incremental HTTP/1.1 request parser for one direction (client -> server) of one connection.
 pub struct RequestAssembler {
@@ -304,8 +311,12 @@ impl InFlight {
 
 /// How the end of the body is found.
 enum Framing {
-    Length { remaining: u64 },
+    Length {
+        remaining: u64,
+    },
     Chunked(ChunkPhase),
+    /// Responses only: the body runs until the server closes the connection.
+    UntilClose,
 }
 
 enum ChunkPhase {
@@ -339,6 +350,10 @@ impl Framing {
                 return Ok(if *remaining == 0 { BodyStep::Finished(taken) } else { BodyStep::Consumed(taken) });
             }
             Framing::Chunked(phase) => phase,
+            Framing::UntilClose => {
+                body.write(rest);
+                return Ok(BodyStep::Consumed(rest.len()));
+            }
         };
         match phase {
             ChunkPhase::SizeLine => {
@@ -562,11 +577,13 @@ struct CappedDigest {
     limit: usize,
     hasher: Sha256,
     len: u64,
+    /// Streaming responses only: a copy of the bytes not yet handed to the caller.
+    tap: Option<Tap>,
 }
 
 impl CappedDigest {
     fn new(limit: usize) -> Self {
-        Self { kept: Vec::new(), limit, hasher: Sha256::new(), len: 0 }
+        Self { kept: Vec::new(), limit, hasher: Sha256::new(), len: 0, tap: None }
     }
 
     fn update(&mut self, bytes: &[u8]) {
@@ -574,6 +591,32 @@ impl CappedDigest {
         self.len += bytes.len() as u64;
         let room = self.limit.saturating_sub(self.kept.len());
         self.kept.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        if let Some(tap) = &mut self.tap {
+            tap.feed(bytes);
+        }
+    }
+}
+
+/// Decoded bytes of a streaming response waiting to be reported. Bounded between two takes, so
+/// a small compressed push cannot inflate into unbounded memory; what does not fit is dropped
+/// and remembered as a gap.
+struct Tap {
+    pending: Vec<u8>,
+    limit: usize,
+    gap: bool,
+}
+
+impl Tap {
+    fn new(limit: usize) -> Self {
+        Self { pending: Vec::new(), limit, gap: false }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.pending.len());
+        if bytes.len() > room {
+            self.gap = true;
+        }
+        self.pending.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
     }
 }
 
@@ -605,6 +648,8 @@ enum Decoding {
 struct BodySink {
     wire: CappedDigest,
     decoding: Decoding,
+    /// Streaming only: some decoded bytes were never handed out (see [`Tap`]).
+    stream_gap: bool,
 }
 
 /// Final body fields of a [`Request`].
@@ -633,7 +678,46 @@ impl BodySink {
                 Decoding::Unsupported(format!("unsupported content-encoding {}", content_encoding.unwrap_or_default()))
             }
         };
-        Self { wire: CappedDigest::new(max_body), decoding }
+        Self { wire: CappedDigest::new(max_body), decoding, stream_gap: false }
+    }
+
+    /// Like [`BodySink::new`], but the decoded bytes are also kept for
+    /// [`BodySink::take_streamed`]. Identity bytes are bounded by the push that carried them;
+    /// decoded ones by `max(max_body, MAX_STREAM_INFLATE)` per take.
+    fn streaming(max_body: usize, content_encoding: Option<&str>) -> Self {
+        let mut sink = Self::new(max_body, content_encoding);
+        let inflated = Tap::new(max_body.max(MAX_STREAM_INFLATE));
+        match &mut sink.decoding {
+            Decoding::Identity => sink.wire.tap = Some(Tap::new(usize::MAX)),
+            Decoding::Gzip(decoder) => decoder.get_mut().tap = Some(inflated),
+            Decoding::Zlib(decoder) => decoder.get_mut().tap = Some(inflated),
+            Decoding::Unsupported(_) | Decoding::Corrupt(_) => {}
+        }
+        sink
+    }
+
+    /// The decoded bytes that arrived since the last call (streaming sinks only). Flushes the
+    /// decoder first: flate2 holds output back until the next write otherwise.
+    fn take_streamed(&mut self) -> Vec<u8> {
+        let flushed = match &mut self.decoding {
+            Decoding::Gzip(decoder) => decoder.flush().map_err(|e| format!("gzip: {e}")),
+            Decoding::Zlib(decoder) => decoder.flush().map_err(|e| format!("deflate: {e}")),
+            Decoding::Identity | Decoding::Unsupported(_) | Decoding::Corrupt(_) => Ok(()),
+        };
+        if let Err(message) = flushed {
+            self.decoding = Decoding::Corrupt(message);
+        }
+        let digest = match &mut self.decoding {
+            Decoding::Identity => &mut self.wire,
+            Decoding::Gzip(decoder) => decoder.get_mut(),
+            Decoding::Zlib(decoder) => decoder.get_mut(),
+            Decoding::Unsupported(_) | Decoding::Corrupt(_) => return Vec::new(),
+        };
+        let Some(tap) = &mut digest.tap else {
+            return Vec::new();
+        };
+        self.stream_gap |= std::mem::take(&mut tap.gap);
+        std::mem::take(&mut tap.pending)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -650,7 +734,7 @@ impl BodySink {
     }
 
     fn finish(self) -> BodyOutcome {
-        let BodySink { wire, decoding } = self;
+        let BodySink { wire, decoding, .. } = self;
         if wire.len == 0 {
             // Nothing to decode: an empty body is empty under any encoding.
             return outcome(wire, None, false);
@@ -677,6 +761,466 @@ fn outcome(digest: CappedDigest, decode_error: Option<String>, decode_failed: bo
         body: digest.kept,
         decode_error,
     }
+}
+
+/// Incremental HTTP/1.1 response parser for the server -> client direction of one connection,
+/// fed with the plaintext the client read (`SSL_read`), split anywhere.
+///
+/// Whether a response has a body depends on the request it answers (HEAD, CONNECT), and
+/// responses come back in request order, so the caller announces each request sent on the
+/// connection with [`ResponseAssembler::expect`]. Bodies of `text/event-stream` responses are
+/// also reported piecewise ([`ResponseProgress::BodyChunk`]) so server-sent events can be
+/// parsed while the stream is still open.
+pub struct ResponseAssembler {
+    /// Bound on the bytes of each body we keep (wire and decoded); the rest is only hashed.
+    max_body: usize,
+    state: ResponseState,
+    /// Received bytes not consumed yet (partial head or chunk framing, never body bytes).
+    carry: Vec<u8>,
+    bytes_seen: u64,
+    /// Methods of the requests whose final response has not arrived yet, oldest first.
+    awaited: VecDeque<String>,
+    /// A failure noticed outside `push` (in `expect`), reported by the next `push`.
+    deferred_failure: Option<String>,
+}
+
+/// What [`ResponseAssembler::push`] learned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResponseProgress {
+    /// Status line and headers of a new response (once per response, interim 1xx included).
+    Head(ResponseHead),
+    /// Decoded body bytes of a streaming response (`head.streaming`), in order, as they
+    /// arrived; the [`ResponseProgress::Complete`] that follows carries the body again.
+    BodyChunk(Vec<u8>),
+    /// A response is complete (head + whole body).
+    Complete(Response),
+    /// The stream is not (or no longer) HTTP/1.1: malformed, or switched to another protocol
+    /// by a 101 or a successful CONNECT. Emitted once; afterwards bytes are only counted.
+    NotHttp { reason: String },
+}
+
+/// A parsed response head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub reason: String,
+    /// Minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub version: u8,
+    /// All header fields in order, names lowercased, values as sent.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Declared Content-Length; ignored for framing when chunked or bodiless.
+    pub content_length: Option<u64>,
+    pub chunked: bool,
+    /// Content-Encoding, lowercased; several header fields are joined with ", ".
+    pub content_encoding: Option<String>,
+    /// Media type of Content-Type, lowercased, without parameters.
+    pub content_type: Option<String>,
+    /// Method of the request this answers, when [`ResponseAssembler::expect`] announced it.
+    pub request_method: Option<String>,
+    /// Body bytes are reported as [`ResponseProgress::BodyChunk`]s (`text/event-stream`).
+    pub streaming: bool,
+}
+
+/// How a response body ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// By its framing (Content-Length, last chunk, or no body at all).
+    Framed,
+    /// By the connection closing, which is how a response without framing ends.
+    ConnectionClose,
+    /// The connection closed before the framing said the body was complete.
+    CutShort,
+}
+
+/// A complete response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub head: ResponseHead,
+    /// Body as sent on the wire after removing chunked framing, before content decoding.
+    pub wire_body_len: u64,
+    /// Decoded body (after Content-Encoding gzip / deflate / identity), up to max_body bytes.
+    pub body: Vec<u8>,
+    /// sha256 hex of the full decoded body (all of it, even past max_body).
+    pub body_sha256: String,
+    /// Length of the full decoded body.
+    pub body_len: u64,
+    /// True if `body` holds fewer bytes than the body had: max_body reached, decoding failed,
+    /// or the connection closed before the body was complete ([`BodyEnd::CutShort`]).
+    pub body_truncated: bool,
+    /// Set when the body could not be decoded; then the body fields describe the wire body.
+    pub decode_error: Option<String>,
+    /// Total bytes of this response on the wire (head + framing + body).
+    pub wire_len: u64,
+    pub end: BodyEnd,
+    /// Streaming only: decoded bytes that were not reported as chunks, because one push
+    /// inflated to more than the per-push bound. A parser fed with the chunks missed them.
+    pub stream_gap: bool,
+}
+
+impl ResponseAssembler {
+    /// `max_body` bounds memory for bodies as on the request side.
+    pub fn new(max_body: usize) -> Self {
+        Self {
+            max_body,
+            state: ResponseState::awaiting_head(),
+            carry: Vec::new(),
+            bytes_seen: 0,
+            awaited: VecDeque::new(),
+            deferred_failure: None,
+        }
+    }
+
+    /// Announces a request sent on this connection (its method), in sending order. Responses
+    /// without an announced request are framed as answers to a GET.
+    pub fn expect(&mut self, method: &str) {
+        if self.awaited.len() >= MAX_AWAITED_RESPONSES {
+            if self.deferred_failure.is_none() && !matches!(self.state, ResponseState::Failed(_)) {
+                self.deferred_failure = Some(format!("more than {MAX_AWAITED_RESPONSES} requests awaiting a response"));
+            }
+            return;
+        }
+        self.awaited.push_back(method.to_ascii_uppercase());
+    }
+
+    /// Feeds the next bytes the client read. Returns what became known.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<ResponseProgress> {
+        self.bytes_seen = self.bytes_seen.saturating_add(bytes.len() as u64);
+        let mut progress = Vec::new();
+        if let Some(reason) = self.deferred_failure.take() {
+            self.fail(reason, &mut progress);
+        }
+        if matches!(self.state, ResponseState::Failed(_) | ResponseState::Closed) {
+            return progress;
+        }
+        let mut carry = std::mem::take(&mut self.carry);
+        if carry.is_empty() {
+            let consumed = self.process(bytes, &mut progress);
+            carry.extend_from_slice(bytes.get(consumed..).unwrap_or_default());
+        } else {
+            carry.extend_from_slice(bytes);
+            let consumed = self.process(&carry, &mut progress);
+            carry.drain(..consumed.min(carry.len()));
+        }
+        if matches!(self.state, ResponseState::Head { .. } | ResponseState::Body(_)) {
+            carry.shrink_to(MAX_HEAD_BYTES);
+            self.carry = carry;
+        }
+        progress
+    }
+
+    /// The connection was closed. Completes a body that runs until close, reports a body the
+    /// close cut short (as [`BodyEnd::CutShort`]) or a partial head (as `NotHttp`); `None`
+    /// when nothing was in flight. Later pushes are ignored.
+    pub fn finish(&mut self) -> Option<ResponseProgress> {
+        let state = std::mem::replace(&mut self.state, ResponseState::Closed);
+        let carry = std::mem::take(&mut self.carry);
+        match state {
+            ResponseState::Body(in_flight) => {
+                let end = if matches!(in_flight.framing, Framing::UntilClose) {
+                    BodyEnd::ConnectionClose
+                } else {
+                    BodyEnd::CutShort
+                };
+                Some(ResponseProgress::Complete(in_flight.finish(end)))
+            }
+            ResponseState::Head { .. } if !carry.is_empty() => {
+                Some(ResponseProgress::NotHttp { reason: "connection closed inside a response head".to_owned() })
+            }
+            ResponseState::Head { .. } | ResponseState::Closed => None,
+            ResponseState::Failed(reason) => {
+                self.state = ResponseState::Failed(reason);
+                None
+            }
+        }
+    }
+
+    /// True when no response is partially buffered.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, ResponseState::Head { .. }) && self.carry.is_empty()
+    }
+
+    /// The head of the response currently being received, if its body is not complete.
+    pub fn pending_head(&self) -> Option<&ResponseHead> {
+        match &self.state {
+            ResponseState::Body(in_flight) => Some(&in_flight.head),
+            _ => None,
+        }
+    }
+
+    /// Requests announced with [`ResponseAssembler::expect`] still waiting for a response.
+    pub fn awaited(&self) -> usize {
+        self.awaited.len()
+    }
+
+    /// Why the stream stopped being parsed, once [`ResponseProgress::NotHttp`] was reported.
+    pub fn failed(&self) -> Option<&str> {
+        match &self.state {
+            ResponseState::Failed(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Every byte ever pushed, including those swallowed after a failure or close.
+    pub fn bytes_seen(&self) -> u64 {
+        self.bytes_seen
+    }
+
+    fn fail(&mut self, reason: String, progress: &mut Vec<ResponseProgress>) {
+        progress.push(ResponseProgress::NotHttp { reason: reason.clone() });
+        self.state = ResponseState::Failed(reason);
+        self.carry = Vec::new();
+    }
+
+    /// Runs the state machine over `data`; returns how many bytes it consumed.
+    fn process(&mut self, data: &[u8], progress: &mut Vec<ResponseProgress>) -> usize {
+        let mut pos = 0;
+        loop {
+            let rest = data.get(pos..).unwrap_or_default();
+            let step = match self.state {
+                ResponseState::Head { .. } => self.step_head(rest, progress),
+                ResponseState::Body(_) => self.step_body(rest, progress),
+                ResponseState::Failed(_) | ResponseState::Closed => Step::Wait,
+            };
+            match step {
+                Step::Advance(0) | Step::Wait => return pos,
+                Step::Advance(n) => pos += n,
+                Step::Fail(reason) => {
+                    self.fail(reason, progress);
+                    return pos;
+                }
+            }
+        }
+    }
+
+    fn step_head(&mut self, rest: &[u8], progress: &mut Vec<ResponseProgress>) -> Step {
+        let ResponseState::Head { scanned, parse_at } = &mut self.state else {
+            return Step::Wait;
+        };
+        // Same gating as the request side: skip empty lines between messages, parse only when
+        // a blank line may have ended the head or the buffer doubled.
+        match rest {
+            [] | [b'\r'] => return Step::Wait,
+            [b'\r', b'\n', ..] if *scanned == 0 => return Step::Advance(2),
+            [b'\n', ..] if *scanned == 0 => return Step::Advance(1),
+            _ => {}
+        }
+        let blank_line = contains_blank_line(rest, scanned.saturating_sub(2));
+        let over_cap = rest.len() > MAX_HEAD_BYTES;
+        if !blank_line && !over_cap && rest.len() < *parse_at {
+            *scanned = rest.len();
+            return Step::Wait;
+        }
+        match parse_response_head(rest) {
+            ResponseHeadParse::Partial if over_cap => Step::Fail(response_head_too_large()),
+            ResponseHeadParse::Partial => {
+                *scanned = rest.len();
+                *parse_at = rest.len().saturating_mul(2);
+                Step::Wait
+            }
+            ResponseHeadParse::Invalid(reason) => Step::Fail(reason),
+            ResponseHeadParse::Complete { len, .. } if len > MAX_HEAD_BYTES => Step::Fail(response_head_too_large()),
+            ResponseHeadParse::Complete { head, len } => match self.start_body(head, len, progress) {
+                Some(reason) => {
+                    // Let the caller see the switch before everything after it is refused.
+                    progress.push(ResponseProgress::NotHttp { reason: reason.clone() });
+                    self.state = ResponseState::Failed(reason);
+                    Step::Advance(len)
+                }
+                None => Step::Advance(len),
+            },
+        }
+    }
+
+    /// Emits the head and picks the framing (RFC 9112 6.3). Returns a reason when the
+    /// connection stops being HTTP after this response (101, successful CONNECT).
+    fn start_body(
+        &mut self,
+        mut head: ResponseHead,
+        head_len: usize,
+        progress: &mut Vec<ResponseProgress>,
+    ) -> Option<String> {
+        let interim = (100..200).contains(&head.status) && head.status != 101;
+        if !interim {
+            head.request_method = self.awaited.pop_front();
+        }
+        let method = head.request_method.as_deref().unwrap_or("GET");
+        let switched = if head.status == 101 {
+            Some("connection switched protocols (101)".to_owned())
+        } else if method == "CONNECT" && (200..300).contains(&head.status) {
+            Some("connection became a CONNECT tunnel".to_owned())
+        } else {
+            None
+        };
+        let bodiless = (100..200).contains(&head.status)
+            || head.status == 204
+            || head.status == 304
+            || method == "HEAD"
+            || switched.is_some();
+        let framing = if bodiless {
+            Framing::Length { remaining: 0 }
+        } else if head.chunked {
+            Framing::Chunked(ChunkPhase::SizeLine)
+        } else if let Some(length) = head.content_length {
+            Framing::Length { remaining: length }
+        } else {
+            Framing::UntilClose
+        };
+        head.streaming = !bodiless && head.content_type.as_deref() == Some("text/event-stream");
+        progress.push(ResponseProgress::Head(head.clone()));
+        let body = if head.streaming {
+            BodySink::streaming(self.max_body, head.content_encoding.as_deref())
+        } else {
+            BodySink::new(self.max_body, head.content_encoding.as_deref())
+        };
+        let in_flight = ResponseInFlight { body, head, wire_len: head_len as u64, framing };
+        if matches!(in_flight.framing, Framing::Length { remaining: 0 }) {
+            self.state = ResponseState::awaiting_head();
+            progress.push(ResponseProgress::Complete(in_flight.finish(BodyEnd::Framed)));
+        } else {
+            self.state = ResponseState::Body(Box::new(in_flight));
+        }
+        switched
+    }
+
+    fn step_body(&mut self, rest: &[u8], progress: &mut Vec<ResponseProgress>) -> Step {
+        let ResponseState::Body(body_state) = &mut self.state else {
+            return Step::Wait;
+        };
+        let in_flight = &mut **body_state;
+        let result = in_flight.framing.advance(rest, &mut in_flight.body);
+        if in_flight.head.streaming {
+            let chunk = in_flight.body.take_streamed();
+            if !chunk.is_empty() {
+                progress.push(ResponseProgress::BodyChunk(chunk));
+            }
+        }
+        match result {
+            Err(reason) => Step::Fail(reason),
+            Ok(BodyStep::Wait) => Step::Wait,
+            Ok(BodyStep::Consumed(n)) => {
+                in_flight.wire_len += n as u64;
+                Step::Advance(n)
+            }
+            Ok(BodyStep::Finished(n)) => {
+                in_flight.wire_len += n as u64;
+                if let ResponseState::Body(done) = std::mem::replace(&mut self.state, ResponseState::awaiting_head()) {
+                    progress.push(ResponseProgress::Complete(done.finish(BodyEnd::Framed)));
+                }
+                Step::Advance(n)
+            }
+        }
+    }
+}
+
+enum ResponseState {
+    /// Waiting for (more of) a response head; `scanned` and `parse_at` as in [`State::Head`].
+    Head {
+        scanned: usize,
+        parse_at: usize,
+    },
+    Body(Box<ResponseInFlight>),
+    Failed(String),
+    /// [`ResponseAssembler::finish`] was called.
+    Closed,
+}
+
+impl ResponseState {
+    fn awaiting_head() -> Self {
+        ResponseState::Head { scanned: 0, parse_at: 0 }
+    }
+}
+
+/// A response whose head is parsed and whose body is still arriving.
+struct ResponseInFlight {
+    head: ResponseHead,
+    wire_len: u64,
+    framing: Framing,
+    body: BodySink,
+}
+
+impl ResponseInFlight {
+    fn finish(self, end: BodyEnd) -> Response {
+        let wire_body_len = self.body.wire.len;
+        let stream_gap = self.body.stream_gap;
+        let decoded = self.body.finish();
+        Response {
+            head: self.head,
+            wire_body_len,
+            body: decoded.body,
+            body_sha256: decoded.sha256,
+            body_len: decoded.len,
+            body_truncated: decoded.truncated || end == BodyEnd::CutShort,
+            decode_error: decoded.decode_error,
+            wire_len: self.wire_len,
+            end,
+            stream_gap,
+        }
+    }
+}
+
+fn response_head_too_large() -> String {
+    format!("response head larger than {MAX_HEAD_BYTES} bytes")
+}
+
+enum ResponseHeadParse {
+    Partial,
+    Complete { head: ResponseHead, len: usize },
+    Invalid(String),
+}
+
+fn parse_response_head(bytes: &[u8]) -> ResponseHeadParse {
+    let mut slots = INITIAL_HEADER_SLOTS;
+    loop {
+        let mut headers = vec![httparse::EMPTY_HEADER; slots];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(bytes) {
+            Ok(httparse::Status::Partial) => return ResponseHeadParse::Partial,
+            Ok(httparse::Status::Complete(len)) => {
+                return match build_response_head(&response) {
+                    Ok(head) => ResponseHeadParse::Complete { head, len },
+                    Err(reason) => ResponseHeadParse::Invalid(reason),
+                };
+            }
+            Err(httparse::Error::TooManyHeaders) if slots < MAX_HEADERS => {
+                slots = (slots * 2).min(MAX_HEADERS);
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return ResponseHeadParse::Invalid(format!("more than {MAX_HEADERS} header fields"));
+            }
+            Err(error) => return ResponseHeadParse::Invalid(format!("invalid response head: {error}")),
+        }
+    }
+}
+
+fn build_response_head(response: &httparse::Response<'_, '_>) -> Result<ResponseHead, String> {
+    let (Some(version), Some(status)) = (response.version, response.code) else {
+        return Err("incomplete status line".to_owned());
+    };
+    let headers: Vec<(String, Vec<u8>)> =
+        response.headers.iter().map(|header| (header.name.to_ascii_lowercase(), header.value.to_vec())).collect();
+    let values_of =
+        |name: &'static str| headers.iter().filter(move |(n, _)| n == name).map(|(_, value)| value.as_slice());
+    let content_length = parse_content_length(values_of("content-length"))?;
+    let chunked = parse_transfer_encoding(values_of("transfer-encoding"))?;
+    let encodings: Vec<String> =
+        values_of("content-encoding").map(|value| String::from_utf8_lossy(value).trim().to_ascii_lowercase()).collect();
+    let content_encoding = (!encodings.is_empty()).then(|| encodings.join(", "));
+    let content_type = values_of("content-type").next().map(|value| {
+        let media_type = value.split(|&b| b == b';').next().unwrap_or_default();
+        String::from_utf8_lossy(media_type.trim_ascii()).to_ascii_lowercase()
+    });
+    Ok(ResponseHead {
+        status,
+        reason: response.reason.unwrap_or_default().to_owned(),
+        version,
+        headers,
+        content_length,
+        chunked,
+        content_encoding,
+        content_type,
+        request_method: None,
+        streaming: false,
+    })
 }
 
 #[cfg(test)]
@@ -1211,6 +1755,434 @@ mod tests {
             if split.iter().any(|p| matches!(p, Progress::NotHttp { .. })) {
                 assert!(one_shot.iter().any(|p| matches!(p, Progress::NotHttp { .. })), "{wire:?}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod response_tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::{GzEncoder, ZlibEncoder};
+
+    const MAX_BODY: usize = 1 << 20;
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn zlib(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in body.chunks(chunk) {
+            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            out.extend_from_slice(piece);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        out
+    }
+
+    fn response(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+        let mut out = format!("HTTP/1.1 {status}\r\nDate: Tue, 03 Mar 2026 10:00:00 GMT\r\n{headers}\r\n").into_bytes();
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn feed(max_body: usize, methods: &[&str], pushes: &[&[u8]]) -> Vec<ResponseProgress> {
+        let mut assembler = ResponseAssembler::new(max_body);
+        for method in methods {
+            assembler.expect(method);
+        }
+        pushes.iter().flat_map(|push| assembler.push(push)).collect()
+    }
+
+    fn completed(progress: &[ResponseProgress]) -> Vec<&Response> {
+        progress
+            .iter()
+            .filter_map(|p| match p {
+                ResponseProgress::Complete(response) => Some(response),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn only_response(progress: &[ResponseProgress]) -> &Response {
+        let responses = completed(progress);
+        assert_eq!(responses.len(), 1, "{progress:?}");
+        responses[0]
+    }
+
+    fn streamed(progress: &[ResponseProgress]) -> Vec<u8> {
+        progress
+            .iter()
+            .filter_map(|p| match p {
+                ResponseProgress::BodyChunk(bytes) => Some(bytes.as_slice()),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    /// Chunk boundaries depend on the pushes; everything else must not. Merges adjacent chunks.
+    fn normalized(progress: &[ResponseProgress]) -> Vec<ResponseProgress> {
+        let mut out: Vec<ResponseProgress> = Vec::new();
+        for p in progress {
+            match (out.last_mut(), p) {
+                (Some(ResponseProgress::BodyChunk(previous)), ResponseProgress::BodyChunk(more)) => {
+                    previous.extend_from_slice(more)
+                }
+                _ => out.push(p.clone()),
+            }
+        }
+        out
+    }
+
+    fn not_http_reason(progress: &[ResponseProgress]) -> &str {
+        match progress.last() {
+            Some(ResponseProgress::NotHttp { reason }) => reason,
+            other => panic!("expected NotHttp, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_response_with_content_length() {
+        let body = br#"{"id":"chatcmpl-1","object":"chat.completion","choices":[]}"#;
+        let wire = response(
+            "200 OK",
+            &format!("Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n", body.len()),
+            body,
+        );
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        assembler.expect("post");
+        assert_eq!(assembler.awaited(), 1);
+        let progress = assembler.push(&wire);
+        let ResponseProgress::Head(head) = &progress[0] else { panic!("{progress:?}") };
+        assert_eq!((head.status, head.reason.as_str(), head.version), (200, "OK", 1));
+        assert_eq!(head.content_type.as_deref(), Some("application/json"));
+        assert_eq!(head.request_method.as_deref(), Some("POST"));
+        assert!(!head.streaming);
+        let response = only_response(&progress);
+        assert_eq!(response.body, body);
+        assert_eq!(response.body_sha256, sha256_hex(body));
+        assert_eq!(response.end, BodyEnd::Framed);
+        assert_eq!(response.wire_len, wire.len() as u64);
+        assert!(!response.body_truncated);
+        assert!(assembler.is_idle());
+        assert_eq!(assembler.awaited(), 0);
+        assert_eq!(assembler.finish(), None);
+    }
+
+    #[test]
+    fn gzip_chunked_response_split_bytewise() {
+        let json = br#"{"output":[{"type":"function_call","name":"lookup","arguments":"{}"}]}"#.repeat(8);
+        let wire = response(
+            "200 OK",
+            "Content-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+            &chunked(&gzip(&json), 9),
+        );
+        let bytewise: Vec<&[u8]> = wire.chunks(1).collect();
+        let progress = feed(MAX_BODY, &["POST"], &bytewise);
+        let response = only_response(&progress);
+        assert_eq!(response.body, json);
+        assert_eq!(response.decode_error, None);
+        assert!(response.head.chunked);
+        assert_eq!(response.wire_len, wire.len() as u64);
+        assert_eq!(progress, feed(MAX_BODY, &["POST"], &[&wire]));
+    }
+
+    #[test]
+    fn deflate_response_is_zlib() {
+        let text = b"the quick brown fox, the quick brown fox";
+        let compressed = zlib(text);
+        let wire = response(
+            "200 OK",
+            &format!("Content-Encoding: deflate\r\nContent-Length: {}\r\n", compressed.len()),
+            &compressed,
+        );
+        assert_eq!(only_response(&feed(MAX_BODY, &[], &[&wire])).body, text);
+    }
+
+    #[test]
+    fn bodiless_responses_frame_the_next_one() {
+        // HEAD: Content-Length describes the resource, not this message.
+        let mut wire = response("200 OK", "Content-Length: 1234\r\n", b"");
+        wire.extend(response("204 No Content", "Content-Length: 7\r\n", b""));
+        wire.extend(response("304 Not Modified", "Content-Length: 50\r\nETag: \"x\"\r\n", b""));
+        wire.extend(response("200 OK", "Content-Length: 2\r\n", b"ok"));
+        let progress = feed(MAX_BODY, &["HEAD", "DELETE", "GET", "GET"], &[&wire]);
+        let responses = completed(&progress);
+        let statuses: Vec<(u16, Option<&str>, &[u8])> =
+            responses.iter().map(|r| (r.head.status, r.head.request_method.as_deref(), r.body.as_slice())).collect();
+        assert_eq!(
+            statuses,
+            [
+                (200, Some("HEAD"), b"".as_slice()),
+                (204, Some("DELETE"), b""),
+                (304, Some("GET"), b""),
+                (200, Some("GET"), b"ok")
+            ]
+        );
+    }
+
+    #[test]
+    fn interim_responses_do_not_consume_the_request() {
+        let mut wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n".to_vec();
+        wire.extend(response("201 Created", "Content-Length: 3\r\n", b"new"));
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        assembler.expect("PUT");
+        let progress = assembler.push(&wire);
+        let responses = completed(&progress);
+        assert_eq!(responses.len(), 3);
+        assert_eq!(responses[0].head.request_method, None);
+        assert_eq!(responses[1].head.status, 103);
+        assert_eq!(responses[2].head.request_method.as_deref(), Some("PUT"));
+        assert_eq!(responses[2].body, b"new");
+    }
+
+    #[test]
+    fn close_delimited_body_completes_on_finish() {
+        let wire = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the server hangs up";
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        let progress = assembler.push(wire);
+        assert!(matches!(progress.as_slice(), [ResponseProgress::Head(head)] if head.version == 0));
+        assert_eq!(assembler.pending_head().map(|h| h.status), Some(200));
+        let Some(ResponseProgress::Complete(response)) = assembler.finish() else { panic!() };
+        assert_eq!(response.body, b"until the server hangs up");
+        assert_eq!(response.end, BodyEnd::ConnectionClose);
+        assert!(!response.body_truncated);
+        assert!(assembler.push(b"HTTP/1.1 200 OK\r\n\r\n").is_empty());
+        assert_eq!(assembler.finish(), None);
+        assert_eq!(assembler.bytes_seen(), wire.len() as u64 + 19);
+    }
+
+    #[test]
+    fn finish_reports_cut_short_bodies_and_heads() {
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        assembler.push(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+        let Some(ResponseProgress::Complete(response)) = assembler.finish() else { panic!() };
+        assert_eq!(response.end, BodyEnd::CutShort);
+        assert!(response.body_truncated);
+        assert_eq!(response.body, b"abc");
+
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        assembler.push(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab");
+        let Some(ResponseProgress::Complete(response)) = assembler.finish() else { panic!() };
+        assert_eq!((response.end, response.body.as_slice()), (BodyEnd::CutShort, b"ab".as_slice()));
+
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        assembler.push(b"HTTP/1.1 200 OK\r\nContent-");
+        assert!(matches!(assembler.finish(), Some(ResponseProgress::NotHttp { .. })));
+    }
+
+    #[test]
+    fn event_stream_is_reported_as_it_arrives() {
+        let events = [
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n",
+            "data: [DONE]\n\n",
+        ];
+        let body: Vec<u8> = events.concat().into_bytes();
+        let framed = chunked(&body, 40);
+        let wire = response(
+            "200 OK",
+            "Content-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\n",
+            &framed,
+        );
+        let head_len = wire.len() - framed.len();
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        assembler.expect("POST");
+        let first = assembler.push(&wire[..head_len + 20]);
+        assert!(matches!(&first[0], ResponseProgress::Head(head) if head.streaming));
+        assert_eq!(streamed(&first), &body[..16]);
+        let rest = assembler.push(&wire[head_len + 20..]);
+        assert_eq!(streamed(&rest), &body[16..]);
+        assert_eq!(only_response(&rest).body, body);
+        assert!(matches!(rest.last(), Some(ResponseProgress::Complete(_))));
+    }
+
+    #[test]
+    fn gzip_event_stream_is_decoded_while_streaming() {
+        let body = b"event: message_start\ndata: {\"type\":\"message_start\"}\n\n".repeat(20);
+        // A gzip member per flush, as a server compressing an open stream would send.
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(&body[..500]).unwrap();
+        encoder.flush().unwrap();
+        let flushed = encoder.get_ref().len();
+        encoder.write_all(&body[500..]).unwrap();
+        let compressed = encoder.finish().unwrap();
+        let wire = response(
+            "200 OK",
+            "Content-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+            &chunked(&compressed, 64),
+        );
+        let head_len = wire.len() - chunked(&compressed, 64).len();
+        let framing_up_to = head_len + flushed + 6 * flushed.div_ceil(64) + 16;
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        let early = assembler.push(&wire[..framing_up_to.min(wire.len())]);
+        assert!(streamed(&early).len() >= 400, "decoded while open: {}", streamed(&early).len());
+        let mut all = early;
+        all.extend(assembler.push(&wire[framing_up_to.min(wire.len())..]));
+        assert_eq!(streamed(&all), body);
+        assert!(!only_response(&all).stream_gap);
+    }
+
+    #[test]
+    fn inflation_bomb_in_a_stream_leaves_a_gap_not_unbounded_memory() {
+        let body = vec![b'a'; 3 * MAX_STREAM_INFLATE];
+        let compressed = gzip(&body);
+        let wire = response(
+            "200 OK",
+            &format!(
+                "Content-Type: text/event-stream\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n",
+                compressed.len()
+            ),
+            &compressed,
+        );
+        let progress = feed(1024, &[], &[&wire]);
+        assert!(streamed(&progress).len() <= MAX_STREAM_INFLATE);
+        let response = only_response(&progress);
+        assert!(response.stream_gap);
+        assert_eq!(response.body_len, body.len() as u64);
+        assert!(response.body_truncated);
+    }
+
+    #[test]
+    fn protocol_switches_end_http() {
+        let progress =
+            feed(MAX_BODY, &["GET"], &[b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"]);
+        assert_eq!(completed(&progress).len(), 1);
+        assert_eq!(not_http_reason(&progress), "connection switched protocols (101)");
+
+        let progress = feed(MAX_BODY, &["CONNECT"], &[b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01"]);
+        assert_eq!(completed(&progress).len(), 1);
+        assert_eq!(not_http_reason(&progress), "connection became a CONNECT tunnel");
+        // A refused CONNECT stays HTTP.
+        let refused = feed(MAX_BODY, &["CONNECT"], &[b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"]);
+        assert_eq!(only_response(&refused).body, b"no");
+    }
+
+    #[test]
+    fn malformed_responses_are_not_http() {
+        assert!(
+            not_http_reason(&feed(MAX_BODY, &[], &[b"\x00\x00\x12\x04\x00\x00\x00\x00\x00"]))
+                .starts_with("invalid response head")
+        );
+        assert!(
+            not_http_reason(&feed(MAX_BODY, &[], &[b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n"]))
+                .contains("Content-Length")
+        );
+        assert!(
+            not_http_reason(&feed(MAX_BODY, &[], &[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"]))
+                .starts_with("unsupported Transfer-Encoding")
+        );
+        let mut big = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while big.len() <= MAX_HEAD_BYTES {
+            big.extend_from_slice(format!("X-Padding: {}\r\n", "a".repeat(1000)).as_bytes());
+        }
+        assert_eq!(not_http_reason(&feed(MAX_BODY, &[], &[&big])), response_head_too_large());
+
+        let mut assembler = ResponseAssembler::new(MAX_BODY);
+        for _ in 0..=MAX_AWAITED_RESPONSES {
+            assembler.expect("GET");
+        }
+        assert!(not_http_reason(&assembler.push(b"HTTP/1.1 200 OK\r\n")).contains("awaiting a response"));
+        assert!(assembler.failed().is_some());
+    }
+
+    #[test]
+    fn every_two_way_split_matches_one_shot() {
+        let sse =
+            b"event: response.output_item.added\r\ndata: {\"type\":\"response.output_item.added\"}\r\n\r\n".repeat(3);
+        let mut wire = response(
+            "200 OK",
+            "Content-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+            &chunked(&gzip(&sse), 13),
+        );
+        wire.extend(response("200 OK", "Content-Length: 0\r\n", b""));
+        wire.extend(response(
+            "404 Not Found",
+            "Content-Type: application/json\r\nContent-Length: 13\r\n",
+            b"{\"error\":404}",
+        ));
+        wire.extend(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\ndata: 2\n\n");
+        let methods = ["POST", "HEAD", "GET", "POST"];
+
+        let one_shot = normalized(&feed(32, &methods, &[&wire]));
+        assert_eq!(completed(&one_shot).len(), 3, "{one_shot:?}");
+        assert_eq!(completed(&one_shot)[0].body_sha256, sha256_hex(&sse));
+        assert_eq!(streamed(&one_shot), [sse.as_slice(), b"data: 1\n\ndata: 2\n\n"].concat());
+        for split in 0..=wire.len() {
+            let (a, b) = wire.split_at(split);
+            assert_eq!(normalized(&feed(32, &methods, &[a, b])), one_shot, "split at {split}");
+        }
+        let bytewise: Vec<&[u8]> = wire.chunks(1).collect();
+        assert_eq!(normalized(&feed(32, &methods, &bytewise)), one_shot);
+    }
+
+    #[test]
+    fn mutated_inputs_never_panic_and_split_consistently() {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut base = response(
+            "200 OK",
+            "Content-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+            &chunked(&gzip(b"data: {\"a\":1}\n\n"), 5),
+        );
+        base.extend(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
+        base.extend(b"HTTP/1.1 200 OK\r\n\r\nclose-delimited");
+        let interesting = b"\r\n:;0 9aF\x00\xff";
+        for round in 0..3000 {
+            let mut wire = base.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % wire.len();
+                match next() % 3 {
+                    0 => wire[at] = interesting[(next() as usize) % interesting.len()],
+                    1 => wire[at] = next() as u8,
+                    _ => drop(wire.remove(at)),
+                }
+            }
+            if round % 10 == 0 {
+                wire = (0..next() % 300).map(|_| next() as u8).collect();
+            }
+            let run = |pushes: &[&[u8]]| {
+                let mut assembler = ResponseAssembler::new(16);
+                assembler.expect("POST");
+                assembler.expect("HEAD");
+                let mut progress: Vec<ResponseProgress> = pushes.iter().flat_map(|push| assembler.push(push)).collect();
+                progress.extend(assembler.finish());
+                normalized(&progress)
+            };
+            let one_shot = run(&[&wire]);
+            let mut pushes = Vec::new();
+            let mut rest = wire.as_slice();
+            while !rest.is_empty() {
+                let (push, tail) = rest.split_at(1 + (next() as usize) % rest.len().min(40));
+                pushes.push(push);
+                rest = tail;
+            }
+            let split = run(&pushes);
+            let without_failure = |progress: &[ResponseProgress]| -> Vec<ResponseProgress> {
+                progress.iter().filter(|p| !matches!(p, ResponseProgress::NotHttp { .. })).cloned().collect()
+            };
+            assert_eq!(without_failure(&split), without_failure(&one_shot), "{wire:?}");
         }
     }
 }

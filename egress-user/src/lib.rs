@@ -3,11 +3,14 @@
 pub mod audit;
 pub mod cgroup;
 pub mod daemon;
+pub mod detect;
 pub mod guardian;
 pub mod http1;
 pub mod inspector;
+pub mod llm;
 pub mod loader;
 pub mod policy;
 pub mod procmem;
+pub mod review;
 pub mod run;
 pub mod targets;

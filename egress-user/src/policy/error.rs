@@ -39,6 +39,17 @@ impl PolicyError {
             full.replace_range(i..i + suffix.len(), "");
         }
         let (path, message) = split_path(&full);
+        if let Some((key, message)) = message.strip_prefix(KEY_MARK).and_then(|rest| rest.split_once(KEY_MARK)) {
+            // An error about a mapping key (see `at_key`): serde_yaml_ng reports it with the
+            // mapping's path; name the key.
+            return PolicyError {
+                file: file.to_owned(),
+                line,
+                column,
+                path: join_path(path, key),
+                message: message.to_owned(),
+            };
+        }
         let mut error =
             PolicyError { file: file.to_owned(), line, column, path: path.to_owned(), message: message.to_owned() };
         // serde names the key in the message but reports the enclosing mapping's path; make
@@ -58,6 +69,17 @@ impl PolicyError {
         }
         error
     }
+}
+
+/// Marks the key an error message is about; see [`at_key`].
+const KEY_MARK: char = '\u{1f}';
+
+/// The message of an error raised while deserializing a mapping key. serde_yaml_ng places
+/// the error at the key but gives the mapping's path; [`PolicyError::from_yaml`] takes the
+/// key back out of the message and adds it to the path.
+pub(super) fn at_key(key: &str, message: impl fmt::Display) -> String {
+    let key = key.replace(KEY_MARK, "?");
+    format!("{KEY_MARK}{key}{KEY_MARK}{message}")
 }
 
 fn split_path(full: &str) -> (&str, &str) {

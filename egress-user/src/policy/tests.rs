@@ -1,13 +1,13 @@
 use super::pattern::glob_match;
 use super::*;
 
-const HEADER: &str = "version: 1\nmode: enforce\ndefault_action: alert\nfail_mode: open\n";
+pub(super) const HEADER: &str = "version: 1\nmode: enforce\ndefault_action: alert\nfail_mode: open\n";
 
-fn parse(text: &str) -> Policy {
+pub(super) fn parse(text: &str) -> Policy {
     Policy::from_yaml("policy.yaml", text).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn parse_err(text: &str) -> PolicyError {
+pub(super) fn parse_err(text: &str) -> PolicyError {
     match Policy::from_yaml("policy.yaml", text) {
         Ok(p) => panic!("expected an error, parsed {p:?}"),
         Err(e) => e,
@@ -16,7 +16,7 @@ fn parse_err(text: &str) -> PolicyError {
 
 /// Asserts file, line, column and path, and that the message contains `needle`.
 #[track_caller]
-fn assert_err(e: &PolicyError, line: usize, column: usize, path: &str, needle: &str) {
+pub(super) fn assert_err(e: &PolicyError, line: usize, column: usize, path: &str, needle: &str) {
     assert_eq!(
         (e.file.as_str(), e.line, e.column, e.path.as_str()),
         ("policy.yaml", line, column, path),
@@ -25,7 +25,7 @@ fn assert_err(e: &PolicyError, line: usize, column: usize, path: &str, needle: &
     assert!(e.message.contains(needle), "message {:?} lacks {needle:?}", e.message);
 }
 
-fn with_tools(tools: &str) -> String {
+pub(super) fn with_tools(tools: &str) -> String {
     format!("{HEADER}tools:\n{tools}")
 }
 
@@ -41,11 +41,40 @@ fn example_file_loads() {
     assert_eq!(p.default_action, Action::Alert);
     assert_eq!(p.fail_mode, FailMode::Open);
     assert_eq!(p.capture_max_bytes, 262_144);
+    assert_eq!(p.review_timeout(), std::time::Duration::from_secs(60));
     assert_eq!(p.source_name, EXAMPLE_PATH);
+    let policies_dir = std::path::absolute(Path::new(EXAMPLE_PATH).parent().unwrap()).unwrap();
+    assert_eq!(p.base_dir, policies_dir);
     let names: Vec<&str> = p.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        ["openai-chat", "openai-files", "anthropic-messages", "github-read", "slack-webhooks", "paste-sites"]
+        [
+            "openai-chat",
+            "internal-gateway",
+            "openai-files",
+            "anthropic-messages",
+            "github-read",
+            "jira-create",
+            "slack-webhooks",
+            "sandbox",
+            "paste-sites"
+        ]
+    );
+    let classes: Vec<ToolClass> = p.tools.iter().map(|t| t.class).collect();
+    use ToolClass::*;
+    assert_eq!(
+        classes,
+        [
+            LlmProvider,
+            LlmProvider,
+            ExternalApi,
+            LlmProvider,
+            ReadOnly,
+            InternalWrite,
+            Notification,
+            CodeExec,
+            ExternalApi
+        ]
     );
     let files = p.tool("openai-files").unwrap();
     assert_eq!(files.action, Action::Block);
@@ -54,6 +83,85 @@ fn example_file_loads() {
     assert_eq!(files.match_.path.as_ref().unwrap().as_str(), "/v1/files*");
     let github = p.tool("github-read").unwrap();
     assert_eq!(github.match_.path, None);
+    assert_eq!((github.action, github.declared_action), (Action::Allow, None));
+    assert!(github.inspects());
+
+    // schemas: inline and from a file (resolved against the policy's directory)
+    let anthropic = p.tool("anthropic-messages").unwrap();
+    let schema = anthropic.schema.as_ref().unwrap();
+    assert_eq!(schema.file(), None);
+    assert_eq!(schema.source()["required"], serde_json::json!(["model", "max_tokens", "messages"]));
+    let slack = p.tool("slack-webhooks").unwrap();
+    assert_eq!(slack.schema.as_ref().unwrap().file(), Some(policies_dir.join("schemas/slack-message.json").as_path()));
+    assert!(slack.validate_body(&serde_json::json!({ "text": "hello" })).is_empty());
+    assert_eq!(slack.validate_body(&serde_json::json!({ "text": 5 }))[0].keyword, "type");
+    assert_eq!(p.schema_violation_action(slack).0, Action::Block);
+    assert_eq!(p.schema_violation_action(anthropic), (Action::Alert, "tools[3].on_schema_violation".into()));
+
+    // rules
+    let chat = p.tool("openai-chat").unwrap();
+    assert_eq!(
+        p.action_for_finding(Some(chat), Category::Pii, "email", Some(MessagePart::ToolResult)),
+        (Action::Redact, "tools[0].parts.tool_result.pii".into())
+    );
+    assert_eq!(
+        p.action_for_finding(Some(chat), Category::Pii, "email", Some(MessagePart::User)),
+        (Action::Alert, "tools[0].parts.user.pii".into())
+    );
+    assert_eq!(
+        p.action_for_finding(Some(chat), Category::Secret, "x", Some(MessagePart::User)),
+        (Action::Block, "tools[0].parts.any.secret".into())
+    );
+    assert_eq!(
+        p.action_for_finding(Some(chat), Category::Document, "document", Some(MessagePart::System)),
+        (Action::Review, "defaults.on_findings.document".into())
+    );
+    let gateway = p.tool("internal-gateway").unwrap();
+    assert_eq!(
+        p.action_for_finding(Some(gateway), Category::Document, "document", Some(MessagePart::User)),
+        (Action::Alert, "tools[1].on_findings.document".into())
+    );
+    assert_eq!(
+        p.action_for_finding(Some(github), Category::Pii, "email", None),
+        (Action::Block, "class read_only default".into())
+    );
+    assert_eq!(
+        p.action_for_finding(Some(slack), Category::Pii, "email", None),
+        (Action::Review, "tools[6].on_findings.pii".into())
+    );
+    assert_eq!(p.unrequested_action(Some(slack)), (Action::Review, "tools[6].on_unrequested".into()));
+    assert_eq!(p.unrequested_action(Some(github)), (Action::Alert, "defaults.on_unrequested".into()));
+
+    // code_exec destinations
+    let sandbox = p.tool("sandbox").unwrap();
+    assert_eq!(sandbox.action, Action::Review);
+    assert!(p.destination_allowed(sandbox, "10.20.3.4".parse().unwrap()));
+    assert!(!p.destination_allowed(sandbox, "10.21.0.1".parse().unwrap()));
+    assert!(p.destination_host_allowed(sandbox, "PyPI.org:443"));
+    assert!(!p.destination_host_allowed(sandbox, "files.pythonhosted.org"));
+    assert!(p.destination_allowed(slack, "10.21.0.1".parse().unwrap()));
+
+    // sources
+    let names: Vec<&str> = p.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["crm", "hr"]);
+    assert_eq!(p.source_for(Some("crm.internal.example"), "GET", "/api/contacts?id=1").unwrap().name, "crm");
+    assert_eq!(p.source_for(Some("hr.internal.example"), "GET", "/people").unwrap().name, "hr");
+    assert!(p.source_for(Some("hr.internal.example"), "POST", "/people").is_none());
+    assert!(p.source_for(Some("crm.internal.example"), "GET", "/web").is_none());
+
+    // detection
+    let d = &p.detection;
+    let docs = d.documents.as_ref().unwrap();
+    assert_eq!(docs.dir, policies_dir.join("documents"));
+    assert_eq!(docs.min_share, 0.3);
+    assert_eq!(d.dictionaries, [policies_dir.join("dictionaries/internal-terms.txt")]);
+    assert_eq!(d.edm.len(), 1);
+    assert_eq!(d.edm[0].file, policies_dir.join("edm/customers.csv"));
+    assert_eq!(d.edm[0].primary, ["email", "account_id"]);
+    assert_eq!(d.edm[0].corroborating, ["name", "phone"]);
+    assert_eq!(d.taint, TaintSettings { ttl_seconds: 3600, max_fingerprints: 200_000 });
+    assert_eq!(d.max_decode_depth, 3);
+
     assert_eq!(
         p.deny_nets(),
         [
@@ -72,6 +180,8 @@ fn example_file_loads() {
     assert_eq!(d.reason, "tool openai-files: action block");
     let d = p.decide(Some("API.OpenAI.com"), "post", "/v1/chat/completions");
     assert_eq!(d.action, Action::Allow);
+    let d = p.decide(Some("api.github.com"), "GET", "/repos");
+    assert_eq!(d.reason, "tool github-read: action allow (class read_only default)");
     let d = p.decide(Some("eu.pastebin.com"), "PUT", "/anything");
     assert_eq!(d.tool.map(|t| t.name.as_str()), Some("paste-sites"));
     let d = p.decide(Some("example.org"), "GET", "/");
@@ -134,7 +244,7 @@ fn error_display_format() {
     assert_err(&e, 11, 13, "tools[1].action", "unknown variant `blok`");
     assert_eq!(
         e.to_string(),
-        "policy.yaml:11:13: tools[1].action: unknown variant `blok`, expected one of `allow`, `alert`, `block`"
+        "policy.yaml:11:13: tools[1].action: unknown variant `blok`, expected one of `allow`, `alert`, `review`, `block`, `kill`"
     );
 }
 

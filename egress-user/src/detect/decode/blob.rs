@@ -1,0 +1,288 @@
+//! What is encoded inside a segment's text: URL query values and base64, hex and
+//! percent-encoded blobs. Only what decodes to text is kept: a blob that decodes to binary
+//! (an image, a hash, an identifier that merely looks like base64) holds nothing a text
+//! detector could find.
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use memchr::{memchr, memchr_iter};
+
+use super::{Segment, SpanMap, compose, hex_pair, percent_decode, to_text};
+
+const MIN_BASE64: usize = 16;
+const MIN_HEX: usize = 16;
+const MIN_ESCAPES: usize = 3;
+const MAX_SCHEME: usize = 32;
+/// Share of non-printable bytes (in percent) above which decoded bytes are binary.
+const MAX_BINARY_PERCENT: usize = 15;
+/// Encoded characters decoded first, to drop a binary blob (a base64 image of megabytes)
+/// after decoding 48 bytes of it.
+const PROBE: usize = 64;
+
+const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_allow_trailing_bits(true)
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
+
+// Character classes of the base64 alphabets, as bits, so one pass over a run says which
+// alphabet it can be and whether it is pure hex.
+const UPPER: u8 = 1;
+const LOWER: u8 = 2;
+const DIGIT: u8 = 4;
+const STD_ONLY: u8 = 8;
+const URL_ONLY: u8 = 16;
+const NOT_HEX: u8 = 32;
+
+static CLASS: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = match i as u8 {
+            b'A'..=b'F' => UPPER,
+            b'G'..=b'Z' => UPPER | NOT_HEX,
+            b'a'..=b'f' => LOWER,
+            b'g'..=b'z' => LOWER | NOT_HEX,
+            b'0'..=b'9' => DIGIT,
+            b'+' | b'/' => STD_ONLY | NOT_HEX,
+            b'-' | b'_' => URL_ONLY | NOT_HEX,
+            _ => 0,
+        };
+        i += 1;
+    }
+    table
+}
+
+/// Appends the segments decoded from `segment`'s text, one level deeper.
+pub(super) fn expand(segment: &Segment, out: &mut Vec<Segment>) {
+    query_values(segment, out);
+    if memchr(b'%', segment.text.as_bytes()).is_some() {
+        percent_blobs(segment, out);
+    }
+    encoded_runs(segment, out);
+}
+
+fn child(parent: &Segment, text: String, map: SpanMap) -> Segment {
+    Segment { text, json_path: parent.json_path.clone(), map, depth: parent.depth.saturating_add(1) }
+}
+
+/// Bytes that can be part of a URL as people write it (raw UTF-8 included).
+fn is_url_byte(b: u8) -> bool {
+    b > b' ' && b != 0x7f && !b"\"'<>\\^`{|}".contains(&b)
+}
+
+/// The percent-decoded values of the query strings of URLs in the text. Values that decoding
+/// would not change are already in the text as they are, and get no segment.
+fn query_values(segment: &Segment, out: &mut Vec<Segment>) {
+    let text = segment.text.as_bytes();
+    let mut covered = 0;
+    let mut starts = Vec::new();
+    // memchr for the colon: building a memmem finder per segment would cost more than the
+    // search on the short strings most segments are.
+    for hit in memchr_iter(b':', text) {
+        if hit < covered || !text[hit + 1..].starts_with(b"//") {
+            continue;
+        }
+        // Schemes are short: looking further back would rescan long runs once per colon.
+        let floor = hit.saturating_sub(MAX_SCHEME).max(covered);
+        let mut scheme = hit;
+        while scheme > floor && (text[scheme - 1].is_ascii_alphanumeric() || b"+-.".contains(&text[scheme - 1])) {
+            scheme -= 1;
+        }
+        if !text[scheme..hit].iter().any(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let mut end = hit + 3;
+        while end < text.len() && is_url_byte(text[end]) {
+            end += 1;
+        }
+        // Prose punctuation after a URL is not part of it.
+        while end > hit + 3 && b".,;:!?)]".contains(&text[end - 1]) {
+            end -= 1;
+        }
+        covered = end;
+        let Some(question) = memchr(b'?', &text[hit + 3..end]) else { continue };
+        let query = hit + 3 + question + 1;
+        let query_end = memchr(b'#', &text[query..end]).map_or(end, |k| query + k);
+        let mut at = query;
+        for pair in text[query..query_end].split(|&b| b == b'&') {
+            if let Some(eq) = memchr(b'=', pair) {
+                let value = &pair[eq + 1..];
+                if value.iter().any(|&b| b == b'%' || b == b'+') {
+                    let decoded = percent_decode(value, true, &mut starts);
+                    let map = compose(&segment.map, at + eq + 1, std::mem::take(&mut starts));
+                    out.push(child(segment, to_text(decoded), map));
+                }
+            }
+            at += pair.len() + 1;
+        }
+    }
+}
+
+/// Runs of URL bytes holding at least [`MIN_ESCAPES`] `%XX` escapes, outside URLs (whose
+/// query values [`query_values`] reads), decoded when they decode to text.
+fn percent_blobs(segment: &Segment, out: &mut Vec<Segment>) {
+    let text = segment.text.as_bytes();
+    let mut from = 0;
+    let mut starts = Vec::new();
+    while let Some(k) = memchr(b'%', &text[from..]) {
+        let at = from + k;
+        let mut start = at;
+        while start > from && is_url_byte(text[start - 1]) {
+            start -= 1;
+        }
+        let mut end = at;
+        while end < text.len() && is_url_byte(text[end]) {
+            end += 1;
+        }
+        from = end.max(at + 1);
+        let run = &text[start..end];
+        let escapes = memchr_iter(b'%', run).filter(|&i| hex_pair(run, i + 1).is_some()).count();
+        if escapes < MIN_ESCAPES || has_scheme(run) {
+            continue;
+        }
+        let decoded = percent_decode(run, false, &mut starts);
+        if let Some(decoded) = textual(decoded) {
+            let map = compose(&segment.map, start, std::mem::take(&mut starts));
+            out.push(child(segment, decoded, map));
+        }
+    }
+}
+
+fn has_scheme(run: &[u8]) -> bool {
+    memchr_iter(b':', run).any(|i| run[i + 1..].starts_with(b"//"))
+}
+
+/// Runs of base64-alphabet characters: pure hex ones are hex candidates, the others base64
+/// candidates.
+///
+/// Only runs of `MIN_RUN` characters or more matter, so the scan looks at the last byte of
+/// the shortest window that could hold one: if that byte ends a run (the common case in
+/// prose), no run starting in the window is long enough, and the scan jumps past it.
+fn encoded_runs(segment: &Segment, out: &mut Vec<Segment>) {
+    const MIN_RUN: usize = if MIN_BASE64 < MIN_HEX { MIN_BASE64 } else { MIN_HEX };
+    let text = segment.text.as_bytes();
+    let class = |at: usize| CLASS[text[at] as usize];
+    // No run starts before `i` that was not handled: `text[i - 1]` ends one.
+    let mut i = 0;
+    while i + MIN_RUN <= text.len() {
+        let probe = i + MIN_RUN - 1;
+        let mut seen = class(probe);
+        if seen == 0 {
+            i = probe + 1;
+            continue;
+        }
+        let mut start = probe;
+        while start > i && class(start - 1) != 0 {
+            start -= 1;
+            seen |= class(start);
+        }
+        let mut body_end = probe + 1;
+        while body_end < text.len() && class(body_end) != 0 {
+            seen |= class(body_end);
+            body_end += 1;
+        }
+        let mut end = body_end;
+        while end < text.len() && end - body_end < 2 && text[end] == b'=' {
+            end += 1;
+        }
+        i = end;
+        if body_end - start < MIN_RUN {
+            continue;
+        }
+        let padded = end > body_end;
+        if seen & NOT_HEX == 0 && !padded {
+            hex_blob(segment, start, body_end, out);
+        } else if !padded
+            && text[start] == b'0'
+            && matches!(text[start + 1], b'x' | b'X')
+            && text[start + 2..body_end].iter().all(u8::is_ascii_hexdigit)
+        {
+            hex_blob(segment, start + 2, body_end, out);
+        } else {
+            base64_blob(segment, start, body_end, end, seen, out);
+        }
+    }
+}
+
+fn hex_blob(segment: &Segment, start: usize, end: usize, out: &mut Vec<Segment>) {
+    let digits = &segment.text.as_bytes()[start..end];
+    if digits.len() < MIN_HEX || !digits.len().is_multiple_of(2) {
+        return;
+    }
+    if digits.len() > PROBE {
+        let mut probe = [0; PROBE / 2];
+        if hex::decode_to_slice(&digits[..PROBE], &mut probe).is_err() || !textual_prefix(&probe) {
+            return;
+        }
+    }
+    if let Some(text) = hex::decode(digits).ok().and_then(textual) {
+        out.push(child(segment, text, SpanMap::Whole(segment.map.to_payload(start, end))));
+    }
+}
+
+/// `end` includes the padding, `body_end` does not.
+fn base64_blob(segment: &Segment, start: usize, body_end: usize, end: usize, seen: u8, out: &mut Vec<Segment>) {
+    // Mixed alphabets are a path or an identifier; base64 of anything longer than a few
+    // bytes has both cases, which lowercase words, snake_case names and UUIDs lack.
+    if seen & (STD_ONLY | URL_ONLY) == STD_ONLY | URL_ONLY || seen & (UPPER | LOWER) != UPPER | LOWER {
+        return;
+    }
+    let engine = if seen & URL_ONLY != 0 { &URL_SAFE } else { &STANDARD };
+    let mut len = body_end - start;
+    let mut end = end;
+    if len % 4 == 1 {
+        // One character too many to be base64: most likely the end of a neighbouring word.
+        len -= 1;
+        end = start + len;
+    }
+    if len < MIN_BASE64 {
+        return;
+    }
+    let encoded = &segment.text.as_bytes()[start..start + len];
+    if len > PROBE {
+        let mut probe = [0; PROBE / 4 * 3];
+        if engine.decode_slice(&encoded[..PROBE], &mut probe).is_err() || !textual_prefix(&probe) {
+            return;
+        }
+    }
+    if let Some(text) = engine.decode(encoded).ok().and_then(textual) {
+        out.push(child(segment, text, SpanMap::Whole(segment.map.to_payload(start, end))));
+    }
+}
+
+/// The decoded bytes as text, if they are valid UTF-8 and mostly printable.
+fn textual(bytes: Vec<u8>) -> Option<String> {
+    if !mostly_printable(&bytes) {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// Whether a decoded prefix may begin text: valid UTF-8 up to a character the cut may have
+/// split, mostly printable.
+fn textual_prefix(bytes: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(error) if error.error_len().is_none() => error.valid_up_to(),
+        Err(_) => return false,
+    };
+    mostly_printable(&bytes[..valid])
+}
+
+/// Control characters other than tab and line breaks, DEL and C1 controls are binary.
+fn mostly_printable(bytes: &[u8]) -> bool {
+    if bytes.is_empty() {
+        return false;
+    }
+    let mut binary = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let control = (b < b' ' && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || b == 0x7f
+            || (b == 0xc2 && matches!(bytes.get(i + 1), Some(0x80..=0x9f)));
+        binary += usize::from(control);
+    }
+    binary * 100 <= bytes.len() * MAX_BINARY_PERCENT
+}

@@ -1,0 +1,700 @@
+//! Exact data match: records of a sensitive table (customers: name, e-mail, account), found
+//! when a text carries a value of a primary column together with another value of the same
+//! row.
+//!
+//! Only salted 64-bit hashes of the values are kept, never the values. The hash is keyed with
+//! two 64-bit keys derived from SHA-256 of the salt; it is a fast multiply-xorshift mix, not
+//! a cryptographic MAC (a scan computes thousands of them per KiB), so it hides the values
+//! from a reader of the daemon's memory who lacks the salt but is no defence against one who
+//! has it.
+//!
+//! **Values** are normalised into a sequence of tokens that is hashed as a chain of keyed
+//! token hashes:
+//! - an e-mail address (`@`, no space) is one token, lowercased;
+//! - a value without letters (account, phone, card numbers: `+1 (555) 010-2030`) is one
+//!   token, its digits only; fewer than 4 digits is not indexed;
+//! - anything else (names, addresses) is its runs of letters and digits, lowercased
+//!   (`O'Brien-Smith` is `o brien smith`); fewer than 3 letters and digits in all, or more than
+//!   [`MAX_WORDS`] tokens (only the first [`MAX_WORDS`] are indexed), is not indexed / cut.
+//!
+//! **Scan**: the text's word runs are hashed once each; every run of 1..=[`MAX_WORDS`]
+//! adjacent words whose words all pass a bit filter of the indexed words is looked up;
+//! e-mail-like tokens around each `@`, and runs of 2..=[`MAX_DIGIT_GROUPS`] digit groups
+//! joined by at most two of ` -.()+/` (a number written `4412 0098 7731`) are looked up as
+//! one token. A primary value of a row is reported when a value of another corroborating
+//! column of the same row occurs elsewhere (not overlapping) in the same text.
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+
+use super::fingerprint::{HashIndex, LoadError};
+use super::{Category, Detector, Match};
+
+/// Longest value, in words, that is matched (names, street addresses).
+pub const MAX_WORDS: usize = 4;
+/// Most digit groups one number is written in (`+1 (555) 010 2030` is four).
+pub const MAX_DIGIT_GROUPS: usize = 5;
+/// A value shared by more rows than this identifies no row (a city, a status) and is not
+/// indexed; it also bounds the work one matched value can cause.
+pub const MAX_ROWS_PER_VALUE: usize = 256;
+/// Row ids share 32 bits with the column number.
+const MAX_ROWS: usize = 1 << 24;
+
+/// Records of one table, as salted hashes.
+pub struct ExactDataMatch {
+    label: String,
+    keys: [u64; 2],
+    /// Column roles, by indexed column number (the order of the named columns).
+    primary: Vec<bool>,
+    corroborating: Vec<bool>,
+    /// Value hash → `row << 8 | column`.
+    index: HashIndex,
+    /// One bit per indexed word hash: words of no value are skipped without a lookup.
+    filter: Vec<u64>,
+    filter_mask: u64,
+    rows: usize,
+}
+
+impl std::fmt::Debug for ExactDataMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExactDataMatch")
+            .field("label", &self.label)
+            .field("rows", &self.rows)
+            .field("values", &self.index.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one value is tokenised.
+#[derive(Debug, PartialEq, Eq)]
+enum Tokens {
+    None,
+    One(String),
+    Words(Vec<String>),
+}
+
+impl ExactDataMatch {
+    /// Loads a CSV file (RFC 4180: a header row naming the columns, `"` quoting) and indexes
+    /// the named columns; other columns are not read into the index. The label of its
+    /// findings is `"<file stem> row match"`.
+    pub fn from_csv(path: &Path, primary: &[&str], corroborating: &[&str], salt: &[u8]) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
+        let mut records = parse_csv(&text).map_err(|message| LoadError::format(path, message))?;
+        let Some(header) = records.next() else { return Err(LoadError::format(path, "no header row")) };
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let header: Vec<&str> = header.iter().map(|s| s.trim()).collect();
+        Self::build(&stem, &header, records, primary, corroborating, salt).map_err(|m| LoadError::format(path, m))
+    }
+
+    /// The same from rows in memory (`name` makes the label, like a file stem).
+    pub fn from_rows<R, S>(
+        name: &str,
+        header: &[&str],
+        rows: impl IntoIterator<Item = R>,
+        primary: &[&str],
+        corroborating: &[&str],
+        salt: &[u8],
+    ) -> Result<Self, LoadError>
+    where
+        R: AsRef<[S]>,
+        S: AsRef<str>,
+    {
+        let rows = rows.into_iter().map(|row| row.as_ref().iter().map(|v| v.as_ref().to_owned()).collect());
+        Self::build(name, header, rows, primary, corroborating, salt).map_err(|m| LoadError::format(Path::new(name), m))
+    }
+
+    fn build(
+        name: &str,
+        header: &[&str],
+        rows: impl Iterator<Item = Vec<String>>,
+        primary: &[&str],
+        corroborating: &[&str],
+        salt: &[u8],
+    ) -> Result<Self, String> {
+        if primary.is_empty() || corroborating.is_empty() {
+            return Err("exact data match needs a primary and a corroborating column".into());
+        }
+        // Indexed columns: each named column once, primary ones first.
+        let mut columns: Vec<(usize, bool, bool)> = Vec::new();
+        for wanted in primary.iter().chain(corroborating) {
+            let Some(at) = header.iter().position(|h| h.eq_ignore_ascii_case(wanted)) else {
+                return Err(format!("no column {wanted:?} in the header"));
+            };
+            if !columns.iter().any(|c| c.0 == at) {
+                columns.push((at, primary.contains(wanted), false));
+            }
+            if corroborating.contains(wanted)
+                && let Some(c) = columns.iter_mut().find(|c| c.0 == at)
+            {
+                c.2 = true;
+            }
+        }
+        let keys = derive_keys(salt);
+        let mut pairs: Vec<(u64, u32)> = Vec::new();
+        let mut words: Vec<u64> = Vec::new();
+        let mut count = 0usize;
+        for (row, record) in rows.enumerate() {
+            if row >= MAX_ROWS {
+                return Err(format!("more than {MAX_ROWS} rows"));
+            }
+            count = row + 1;
+            for (number, &(at, _, _)) in columns.iter().enumerate() {
+                let Some(value) = record.get(at) else { continue };
+                let word_hashes: Vec<u64> = match tokens(value) {
+                    Tokens::None => continue,
+                    Tokens::One(token) => vec![token_hash(&keys, token.as_bytes())],
+                    Tokens::Words(list) => list.iter().map(|w| token_hash(&keys, w.as_bytes())).collect(),
+                };
+                words.extend_from_slice(&word_hashes);
+                pairs.push((chain(&keys, &word_hashes), (row as u32) << 8 | number as u32));
+            }
+        }
+        // Values of too many rows identify none.
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut kept = Vec::with_capacity(pairs.len());
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() <= MAX_ROWS_PER_VALUE {
+                kept.extend_from_slice(run);
+            }
+        }
+        words.sort_unstable();
+        words.dedup();
+        let bits = (words.len() * 16).max(64).next_power_of_two();
+        let mut filter = vec![0u64; bits / 64];
+        let filter_mask = bits as u64 - 1;
+        for &w in &words {
+            let bit = w & filter_mask;
+            filter[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+        Ok(Self {
+            label: format!("{name} row match"),
+            keys,
+            primary: columns.iter().map(|c| c.1).collect(),
+            corroborating: columns.iter().map(|c| c.2).collect(),
+            index: HashIndex::new(kept),
+            filter,
+            filter_mask,
+            rows: count,
+        })
+    }
+
+    /// Number of rows loaded.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Estimated heap bytes.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.label.capacity()
+            + self.primary.capacity()
+            + self.corroborating.capacity()
+            + self.index.memory_bytes()
+            + self.filter.capacity() * 8
+    }
+
+    #[inline]
+    fn maybe_word(&self, hash: u64) -> bool {
+        let bit = hash & self.filter_mask;
+        self.filter[(bit / 64) as usize] & (1 << (bit % 64)) != 0
+    }
+
+    /// Records the rows whose indexed values hash to `hash`, found at `start..end`.
+    fn lookup(&self, hash: u64, start: usize, end: usize, hits: &mut Vec<Hit>) {
+        for entry in self.index.find(hash) {
+            let value = self.index.value(entry);
+            hits.push(Hit { row: value >> 8, column: (value & 0xff) as u8, start, end });
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Hit {
+    row: u32,
+    column: u8,
+    start: usize,
+    end: usize,
+}
+
+impl Detector for ExactDataMatch {
+    fn scan(&self, text: &str, out: &mut Vec<Match>) {
+        if self.index.is_empty() {
+            return;
+        }
+        let mut hits = Vec::new();
+        self.scan_words(text, &mut hits);
+        self.scan_emails(text, &mut hits);
+        self.scan_numbers(text, &mut hits);
+        if hits.is_empty() {
+            return;
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        let mut reported: Vec<(usize, usize, f32)> = Vec::new();
+        for row in hits.chunk_by(|a, b| a.row == b.row) {
+            for p in row.iter().filter(|h| self.primary[usize::from(h.column)]) {
+                let mut columns = 0u32;
+                let mut counted: Vec<u8> = Vec::new();
+                for c in row {
+                    let disjoint = c.end <= p.start || c.start >= p.end;
+                    if c.column != p.column
+                        && self.corroborating[usize::from(c.column)]
+                        && disjoint
+                        && !counted.contains(&c.column)
+                    {
+                        counted.push(c.column);
+                        columns += 1;
+                    }
+                }
+                if columns == 0 {
+                    continue;
+                }
+                let confidence = match columns {
+                    1 => 0.75,
+                    2 => 0.9,
+                    _ => 0.95,
+                };
+                match reported.iter_mut().find(|r| r.0 == p.start && r.1 == p.end) {
+                    Some(r) => r.2 = r.2.max(confidence),
+                    None => reported.push((p.start, p.end, confidence)),
+                }
+            }
+        }
+        for (start, end, confidence) in reported {
+            out.push(Match {
+                detector: "edm",
+                category: Category::Edm,
+                start,
+                end,
+                confidence,
+                label: Some(self.label.clone()),
+            });
+        }
+    }
+}
+
+impl ExactDataMatch {
+    /// Runs of 1..=MAX_WORDS adjacent words.
+    fn scan_words(&self, text: &str, hits: &mut Vec<Hit>) {
+        // The last MAX_WORDS words: (hash, start, end, indexed).
+        let mut recent = [(0u64, 0usize, 0usize, false); MAX_WORDS];
+        let mut seen = 0usize;
+        let mut lower = String::new();
+        for_each_word(text, &mut lower, |word, start, end| {
+            let hash = token_hash(&self.keys, word);
+            recent[seen % MAX_WORDS] = (hash, start, end, self.maybe_word(hash));
+            seen += 1;
+            // Runs ending at this word, longest run first back to the word alone.
+            let mut chain_hashes = [0u64; MAX_WORDS];
+            let mut n = 0;
+            while n < MAX_WORDS.min(seen) && recent[(seen - 1 - n) % MAX_WORDS].3 {
+                chain_hashes[n] = recent[(seen - 1 - n) % MAX_WORDS].0;
+                n += 1;
+            }
+            for len in 1..=n {
+                let mut run = [0u64; MAX_WORDS];
+                for (i, slot) in run.iter_mut().take(len).enumerate() {
+                    *slot = chain_hashes[len - 1 - i];
+                }
+                let first = recent[(seen - len) % MAX_WORDS].1;
+                self.lookup(chain(&self.keys, &run[..len]), first, end, hits);
+            }
+        });
+    }
+
+    /// E-mail-like tokens around each `@`.
+    fn scan_emails(&self, text: &str, hits: &mut Vec<Hit>) {
+        let bytes = text.as_bytes();
+        let mut lower = Vec::new();
+        for at in memchr::memchr_iter(b'@', bytes) {
+            let local = |b: u8| b.is_ascii_alphanumeric() || b".!#$%&'*+-/=?^_`{|}~".contains(&b);
+            let domain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+            let mut start = at;
+            while start > 0 && local(bytes[start - 1]) {
+                start -= 1;
+            }
+            let mut end = at + 1;
+            while end < bytes.len() && domain(bytes[end]) {
+                end += 1;
+            }
+            while start < at && matches!(bytes[start], b'.' | b'\'') {
+                start += 1;
+            }
+            while end > at + 1 && matches!(bytes[end - 1], b'.' | b'-') {
+                end -= 1;
+            }
+            if start == at || end == at + 1 {
+                continue;
+            }
+            lower.clear();
+            lower.extend(bytes[start..end].iter().map(u8::to_ascii_lowercase));
+            let hash = token_hash(&self.keys, &lower);
+            if self.maybe_word(hash) {
+                self.lookup(chain(&self.keys, &[hash]), start, end, hits);
+            }
+        }
+    }
+
+    /// Numbers written in 2..=MAX_DIGIT_GROUPS groups (a single group is a word already).
+    fn scan_numbers(&self, text: &str, hits: &mut Vec<Hit>) {
+        let bytes = text.as_bytes();
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut digits = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            // A run of digit groups joined by short separators.
+            groups.clear();
+            loop {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                groups.push((start, i));
+                let mut j = i;
+                while j < bytes.len() && j - i < 2 && b" -.()+/".contains(&bytes[j]) {
+                    j += 1;
+                }
+                if j > i && j < bytes.len() && bytes[j].is_ascii_digit() {
+                    i = j;
+                } else {
+                    break;
+                }
+            }
+            if groups.len() < 2 {
+                continue;
+            }
+            for first in 0..groups.len() {
+                digits.clear();
+                for last in first..groups.len().min(first + MAX_DIGIT_GROUPS) {
+                    digits.extend_from_slice(&bytes[groups[last].0..groups[last].1]);
+                    if last == first || digits.len() < 4 {
+                        continue;
+                    }
+                    let hash = token_hash(&self.keys, &digits);
+                    if self.maybe_word(hash) {
+                        self.lookup(chain(&self.keys, &[hash]), groups[first].0, groups[last].1, hits);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Calls `f` with each maximal run of letters and digits, lowercased, and its byte span.
+fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(&[u8], usize, usize)) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // Skip separators (ASCII fast; other characters decoded).
+        let b = bytes[i];
+        if b < 0x80 {
+            if !b.is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            if !c.is_alphanumeric() {
+                i += c.len_utf8();
+                continue;
+            }
+        }
+        let start = i;
+        let mut ascii = true;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                if !b.is_ascii_alphanumeric() {
+                    break;
+                }
+                i += 1;
+            } else {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                if !c.is_alphanumeric() {
+                    break;
+                }
+                ascii = false;
+                i += c.len_utf8();
+            }
+        }
+        lower.clear();
+        if ascii {
+            lower.extend(bytes[start..i].iter().map(|&b| b.to_ascii_lowercase() as char));
+        } else {
+            lower.extend(text[start..i].chars().flat_map(char::to_lowercase));
+        }
+        f(lower.as_bytes(), start, i);
+    }
+}
+
+/// How a table value is tokenised (see the module docs).
+fn tokens(value: &str) -> Tokens {
+    let value = value.trim();
+    if value.contains('@') && !value.contains(char::is_whitespace) {
+        return if value.len() >= 3 { Tokens::One(value.to_ascii_lowercase()) } else { Tokens::None };
+    }
+    if !value.chars().any(char::is_alphabetic) {
+        let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+        return if digits.len() >= 4 { Tokens::One(digits) } else { Tokens::None };
+    }
+    let mut words = Vec::new();
+    let mut lower = String::new();
+    for_each_word(value, &mut lower, |word, _, _| words.push(String::from_utf8_lossy(word).into_owned()));
+    if words.iter().map(String::len).sum::<usize>() < 3 {
+        return Tokens::None;
+    }
+    words.truncate(MAX_WORDS);
+    Tokens::Words(words)
+}
+
+fn derive_keys(salt: &[u8]) -> [u64; 2] {
+    let digest = Sha256::new().chain_update(b"egress edm v1\0").chain_update(salt).finalize();
+    let word = |i: usize| u64::from_le_bytes(digest[i..i + 8].try_into().unwrap_or_default());
+    [word(0), word(8)]
+}
+
+/// Final avalanche of MurmurHash3.
+#[inline]
+fn fmix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// Keyed hash of one token.
+#[inline]
+fn token_hash(keys: &[u64; 2], bytes: &[u8]) -> u64 {
+    let mut h = keys[0] ^ (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        h = (h ^ word).wrapping_mul(0x2127_599b_f432_5c37).rotate_left(29);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0x2127_599b_f432_5c37);
+    fmix64(h ^ keys[1])
+}
+
+/// Hash of a value from the hashes of its tokens, in order.
+#[inline]
+fn chain(keys: &[u64; 2], tokens: &[u64]) -> u64 {
+    let mut h = keys[1];
+    for &t in tokens {
+        h = fmix64(h.rotate_left(23) ^ t);
+    }
+    h
+}
+
+/// Records of a CSV text: RFC 4180 quoting (`""` inside quotes), LF or CRLF line ends,
+/// line breaks inside quoted fields; blank lines are skipped.
+fn parse_csv(text: &str) -> Result<impl Iterator<Item = Vec<String>> + '_, String> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    let mut line = 1;
+    let mut quote_line = 0;
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => {
+                quoted = true;
+                quote_line = line;
+                any = true;
+            }
+            ',' => {
+                record.push(std::mem::take(&mut field));
+                any = true;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                line += 1;
+                if any || !field.is_empty() {
+                    record.push(std::mem::take(&mut field));
+                    records.push(std::mem::take(&mut record));
+                }
+                any = false;
+            }
+            _ => {
+                field.push(c);
+                any = true;
+            }
+        }
+    }
+    if quoted {
+        return Err(format!("line {quote_line}: unterminated quoted field"));
+    }
+    if any || !field.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    Ok(records.into_iter())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: [&str; 5] = ["name", "email", "account", "city", "note"];
+    const SALT: &[u8] = b"test salt 0123456789";
+
+    fn rows() -> Vec<Vec<&'static str>> {
+        vec![
+            vec!["Jane Q. Doe", "Jane.Doe@Example.com", "4412-0098-7731", "Springfield", "vip"],
+            vec!["Ravi Kumar", "ravi.k@corp.example", "9900 1122 3344", "Shelbyville", ""],
+            vec!["Zoë O'Brien-Smith", "zoe@example.org", "55-66-77-88-99", "Springfield", "x"],
+        ]
+    }
+
+    fn customers() -> ExactDataMatch {
+        ExactDataMatch::from_rows("customers", &HEADER, rows(), &["name", "email"], &["email", "account"], SALT)
+            .expect("build")
+    }
+
+    fn scan(edm: &ExactDataMatch, text: &str) -> Vec<(String, f32)> {
+        let mut out = Vec::new();
+        edm.scan(text, &mut out);
+        for m in &out {
+            assert_eq!(m.detector, "edm");
+            assert_eq!(m.category, Category::Edm);
+            assert_eq!(m.label.as_deref(), Some("customers row match"));
+        }
+        out.into_iter().map(|m| (text[m.start..m.end].to_owned(), m.confidence)).collect()
+    }
+
+    fn spans(edm: &ExactDataMatch, text: &str) -> Vec<String> {
+        let mut found: Vec<String> = scan(edm, text).into_iter().map(|(s, _)| s).collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn primary_with_corroborating_value_of_the_same_row_is_found() {
+        let edm = customers();
+        assert_eq!(edm.rows(), 3);
+        assert_eq!(spans(&edm, "Customer jane q doe, account 4412 0098 7731, is late"), ["jane q doe"]);
+        // Case, spacing and punctuation differ.
+        // The e-mail corroborates the name; the e-mail itself has no other corroborating value.
+        assert_eq!(spans(&edm, "To: JANE.DOE@EXAMPLE.COM\nRe: Jane  Q Doe's account"), ["Jane  Q Doe"]);
+        assert_eq!(spans(&edm, "{\"who\":\"Zoë O'Brien Smith\",\"acct\":\"5566778899\"}"), ["Zoë O'Brien Smith"]);
+        assert_eq!(spans(&edm, "ravi.k@corp.example paid from 9900-1122-3344."), ["ravi.k@corp.example"]);
+        // More corroborating columns, more confidence.
+        let one = scan(&edm, "Jane Q Doe 4412 0098 7731");
+        let two = scan(&edm, "Jane Q Doe 4412 0098 7731 jane.doe@example.com");
+        let name_one = one.iter().find(|(s, _)| s == "Jane Q Doe").expect("name").1;
+        let name_two = two.iter().find(|(s, _)| s == "Jane Q Doe").expect("name").1;
+        assert!(name_two > name_one, "{name_two} vs {name_one}");
+    }
+
+    #[test]
+    fn primary_alone_or_values_of_different_rows_are_not_found() {
+        let edm = customers();
+        assert!(scan(&edm, "please call Jane Q. Doe tomorrow").is_empty());
+        assert!(scan(&edm, "write to jane.doe@example.com").is_empty());
+        // Corroborating only.
+        assert!(scan(&edm, "account 4412-0098-7731 in Springfield").is_empty());
+        // Name of one row, account of another.
+        assert!(scan(&edm, "Jane Q Doe, account 9900 1122 3344").is_empty());
+        // Columns that are not corroborating (city) do not count.
+        assert!(scan(&edm, "Jane Q Doe from Springfield").is_empty());
+        // Part of a value is not the value.
+        assert!(scan(&edm, "Jane Doe, account 4412 0098 773").is_empty());
+        assert!(scan(&edm, "").is_empty());
+    }
+
+    #[test]
+    fn no_raw_value_is_kept() {
+        let edm = customers();
+        let mut memory: Vec<u8> = Vec::new();
+        memory.extend(edm.label.as_bytes());
+        memory.extend(edm.keys.iter().flat_map(|k| k.to_le_bytes()));
+        memory.extend(edm.filter.iter().flat_map(|k| k.to_le_bytes()));
+        for entry in 0..edm.index.len() {
+            memory.extend(edm.index.value(entry).to_le_bytes());
+        }
+        let debug = format!("{edm:?}");
+        for row in rows() {
+            for value in row.iter().filter(|v| v.len() >= 4) {
+                for needle in [value.to_string(), value.to_lowercase(), value.replace([' ', '-'], "")] {
+                    assert!(!debug.contains(&needle));
+                    assert!(!memory.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle}");
+                }
+            }
+        }
+        // Another salt, other hashes: the same text is matched only with its own table.
+        let other = ExactDataMatch::from_rows("c", &HEADER, rows(), &["name"], &["account"], b"other").expect("build");
+        assert_ne!(other.keys, edm.keys);
+    }
+
+    #[test]
+    fn csv_files_load_with_quotes_and_errors_name_the_problem() {
+        let dir = std::env::temp_dir().join(format!("egress-edm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("customers.csv");
+        std::fs::write(
+            &path,
+            "Name,E-mail,Account\r\n\"Doe, Jane\",jane@example.com,12345678\r\n\"Said \"\"Sam\"\" Li\",sam@x.io,\"8765 4321\"\r\n",
+        )
+        .expect("write");
+        let edm = ExactDataMatch::from_csv(&path, &["name"], &["e-mail", "account"], SALT).expect("load");
+        assert_eq!(edm.rows(), 2);
+        let mut out = Vec::new();
+        edm.scan("doe jane <jane@example.com>", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].label.as_deref(), Some("customers row match"));
+        out.clear();
+        edm.scan("Said Sam Li: 87654321", &mut out);
+        assert_eq!(out.len(), 1);
+        let missing = ExactDataMatch::from_csv(&path, &["name"], &["phone"], SALT).expect_err("no phone column");
+        assert!(missing.to_string().contains("phone"), "{missing}");
+        std::fs::write(&path, "a,b\n\"x,1\n").expect("write");
+        let broken = ExactDataMatch::from_csv(&path, &["a"], &["b"], SALT).expect_err("unterminated");
+        assert!(broken.to_string().contains("line 2"), "{broken}");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn value_tokenisation() {
+        assert_eq!(tokens(" Jane.Doe@Example.COM "), Tokens::One("jane.doe@example.com".into()));
+        assert_eq!(tokens("+1 (555) 010-2030"), Tokens::One("15550102030".into()));
+        assert_eq!(tokens("123"), Tokens::None);
+        assert_eq!(tokens("Li"), Tokens::None);
+        assert_eq!(tokens("O'Brien-Smith"), Tokens::Words(vec!["o".into(), "brien".into(), "smith".into()]));
+        assert_eq!(tokens("ÉLODIE  Ünal"), Tokens::Words(vec!["élodie".into(), "ünal".into()]));
+        assert_eq!(tokens("1 2 3 4 5 6 Main Street"), Tokens::Words(["1", "2", "3", "4"].map(String::from).to_vec()));
+    }
+
+    #[test]
+    fn values_shared_by_many_rows_are_not_indexed() {
+        let many: Vec<Vec<String>> =
+            (0..MAX_ROWS_PER_VALUE + 1).map(|i| vec![format!("person {i:04}"), "Common Value".into()]).collect();
+        let edm = ExactDataMatch::from_rows("t", &["n", "c"], many, &["n"], &["c"], SALT).expect("build");
+        let mut out = Vec::new();
+        edm.scan("person 0007 with common value", &mut out);
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,1136 @@
+//! Document fingerprints: registered confidential documents, found whole or in part.
+//!
+//! **Normalisation.** Text is reduced to the stream of its alphanumeric characters, lowercased
+//! (ASCII by table, other letters with `char::to_lowercase`, fed as their UTF-8 bytes).
+//! Whitespace, punctuation and markup are dropped, so a copy that was re-wrapped, re-spaced,
+//! re-cased, re-quoted (JSON escaping, Markdown) or de-hyphenated keeps its fingerprints.
+//!
+//! **Hashing.** Every k-gram of that byte stream is hashed with a rolling buzhash (cyclic
+//! polynomial over a table of 256 random 64-bit words). The table is seeded per process, so
+//! nobody can precompute hashes to collide with or to dodge the index; buzhash costs one
+//! rotate and two table loads per byte, which is what keeps the scan fast.
+//!
+//! **Winnowing** (Schleimer, Wilkerson, Aiken, SIGMOD 2003): of every window of `w`
+//! consecutive k-gram hashes the minimum is kept (robust variant: a tie keeps the hash
+//! already chosen, otherwise the rightmost minimum). Two guarantees follow: a run of at least
+//! `w + k - 1` normalised bytes shared by two texts always yields a fingerprint both hold,
+//! and a shared run shorter than `k` never does. On random text `2 / (w + 1)` of the k-grams
+//! become fingerprints.
+//!
+//! **Documents** use [`DOCUMENT_K`] = 40 and [`DOCUMENT_W`] = 24: 40 letters and digits are
+//! about eight English words, longer than the phrases unrelated texts share by chance; any
+//! copied run of 63 of them (about twelve words, one sentence) is guaranteed to be seen;
+//! about 8 % of positions are kept, some 330 fingerprints (4 KB of index) per 5 KiB
+//! document, enough for a share measured to a few per cent.
+use std::collections::HashMap;
+use std::hash::{BuildHasher as _, BuildHasherDefault, Hasher};
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::{Category, Detector, Match};
+
+/// k of registered documents, in normalised bytes (see the module docs).
+pub const DOCUMENT_K: usize = 40;
+/// Winnowing window of registered documents, in k-grams (see the module docs).
+pub const DOCUMENT_W: usize = 24;
+/// A document is reported only when it shares at least this many distinct fingerprints with
+/// the text (or all of them, for a document that has fewer), so one stock sentence shared
+/// with a short document is not a copy of it.
+pub const MIN_SHARED: usize = 3;
+/// A fingerprint held by more registered documents than this is template text (a common
+/// header, a licence, a disclaimer): it names no document and is left out of the index and of
+/// every document's total.
+pub const MAX_DOCUMENTS_PER_FINGERPRINT: usize = 32;
+/// Files larger than this are not fingerprinted by [`DocumentIndex::from_dir`].
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Upper bounds of `k` and `w`: the rolling state lives in fixed 64-entry rings.
+const MAX_K: usize = 63;
+const MAX_W: usize = 64;
+const RING: usize = 64;
+
+/// Error loading registered data (documents, dictionaries, exact-data records).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {message}", path.display())]
+    Format { path: PathBuf, message: String },
+    #[error("building the dictionary automaton: {0}")]
+    Automaton(#[from] aho_corasick::BuildError),
+}
+
+impl LoadError {
+    pub(super) fn io(path: &Path, source: io::Error) -> Self {
+        Self::Io { path: path.to_path_buf(), source }
+    }
+
+    pub(super) fn format(path: &Path, message: impl Into<String>) -> Self {
+        Self::Format { path: path.to_path_buf(), message: message.into() }
+    }
+}
+
+/// Lowercase of an ASCII letter or digit; 0 for every other ASCII byte (dropped).
+const ASCII_NORM: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = match c {
+            b'0'..=b'9' | b'a'..=b'z' => c,
+            b'A'..=b'Z' => c + 32,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// splitmix64: expands a seed into well-mixed 64-bit words.
+pub(super) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A seed drawn from the standard library's per-process random keys.
+pub(super) fn random_seed() -> u64 {
+    std::hash::RandomState::new().hash_one(0x6567_7265_7373_u64)
+}
+
+/// One fingerprint of a text: the hash of a k-gram and the text bytes it covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub hash: u64,
+    /// Byte range of the k-gram in the text (from its first to past its last character).
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Normalisation, rolling hash and winnowing with one `k`, `w` and hash table.
+#[derive(Clone)]
+pub struct Winnow {
+    k: usize,
+    w: usize,
+    table: Box<[u64; 256]>,
+}
+
+impl std::fmt::Debug for Winnow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Winnow").field("k", &self.k).field("w", &self.w).finish_non_exhaustive()
+    }
+}
+
+impl Winnow {
+    /// `k` in 1..=63 normalised bytes, `w` in 1..=64 k-grams; the seed picks the hash table.
+    pub fn new(k: usize, w: usize, seed: u64) -> Self {
+        assert!((1..=MAX_K).contains(&k) && (1..=MAX_W).contains(&w), "winnow k {k} / w {w} out of range");
+        let mut state = seed;
+        let mut table = Box::new([0u64; 256]);
+        for slot in table.iter_mut() {
+            *slot = splitmix64(&mut state);
+        }
+        Self { k, w, table }
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn w(&self) -> usize {
+        self.w
+    }
+
+    /// Calls `emit` with each fingerprint winnowing selects, in text order. A text with at
+    /// least one k-gram but fewer than `w` yields the minimum of the k-grams it has.
+    pub fn fingerprints(&self, text: &str, mut emit: impl FnMut(Fingerprint)) {
+        let mut roller = Roller::new(self);
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                let n = ASCII_NORM[b as usize];
+                if n != 0 {
+                    roller.push(n, i, i + 1, &mut emit);
+                }
+                i += 1;
+            } else {
+                let Some(c) = text[i..].chars().next() else { break };
+                let end = i + c.len_utf8();
+                if c.is_alphanumeric() {
+                    for lower in c.to_lowercase() {
+                        let mut buf = [0u8; 4];
+                        for &nb in lower.encode_utf8(&mut buf).as_bytes() {
+                            roller.push(nb, i, end, &mut emit);
+                        }
+                    }
+                }
+                i = end;
+            }
+        }
+        roller.finish(&mut emit);
+    }
+
+    /// The distinct fingerprint hashes of a text, sorted.
+    pub fn hashes(&self, text: &str) -> Vec<u64> {
+        let mut hashes = Vec::new();
+        self.fingerprints(text, |fp| hashes.push(fp.hash));
+        hashes.sort_unstable();
+        hashes.dedup();
+        hashes
+    }
+}
+
+/// The streaming state of one [`Winnow::fingerprints`] run.
+struct Roller<'a> {
+    k: usize,
+    w: usize,
+    rot: u32,
+    table: &'a [u64; 256],
+    hash: u64,
+    /// Normalised bytes fed so far.
+    fed: usize,
+    bytes: [u8; RING],
+    starts: [usize; RING],
+    /// k-grams hashed so far.
+    grams: usize,
+    window: [(u64, usize, usize); RING],
+    /// k-gram number of the minimum currently selected.
+    min: usize,
+}
+
+impl<'a> Roller<'a> {
+    fn new(winnow: &'a Winnow) -> Self {
+        Self {
+            k: winnow.k,
+            w: winnow.w,
+            rot: (winnow.k % 64) as u32,
+            table: &winnow.table,
+            hash: 0,
+            fed: 0,
+            bytes: [0; RING],
+            starts: [0; RING],
+            grams: 0,
+            window: [(0, 0, 0); RING],
+            min: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, byte: u8, start: usize, end: usize, emit: &mut impl FnMut(Fingerprint)) {
+        let slot = self.fed % RING;
+        self.bytes[slot] = byte;
+        self.starts[slot] = start;
+        self.fed += 1;
+        self.hash = self.hash.rotate_left(1) ^ self.table[byte as usize];
+        if self.fed > self.k {
+            let out = self.bytes[(self.fed - 1 - self.k) % RING];
+            self.hash ^= self.table[out as usize].rotate_left(self.rot);
+        }
+        if self.fed >= self.k {
+            let gram_start = self.starts[(self.fed - self.k) % RING];
+            self.gram(self.hash, gram_start, end, emit);
+        }
+    }
+
+    #[inline(always)]
+    fn gram(&mut self, hash: u64, start: usize, end: usize, emit: &mut impl FnMut(Fingerprint)) {
+        let j = self.grams;
+        self.grams += 1;
+        self.window[j % RING] = (hash, start, end);
+        let w = self.w;
+        if j + 1 < w {
+            // First window still filling: rightmost minimum so far.
+            if j == 0 || hash <= self.window[self.min % RING].0 {
+                self.min = j;
+            }
+        } else if j + 1 == w {
+            if j == 0 || hash <= self.window[self.min % RING].0 {
+                self.min = j;
+            }
+            self.select(emit);
+        } else if self.min + w <= j {
+            // The selected minimum left the window: rightmost minimum of the new window.
+            let mut best = j;
+            for i in (j + 1 - w..j).rev() {
+                if self.window[i % RING].0 < self.window[best % RING].0 {
+                    best = i;
+                }
+            }
+            self.min = best;
+            self.select(emit);
+        } else if hash < self.window[self.min % RING].0 {
+            self.min = j;
+            self.select(emit);
+        }
+    }
+
+    fn select(&self, emit: &mut impl FnMut(Fingerprint)) {
+        let (hash, start, end) = self.window[self.min % RING];
+        emit(Fingerprint { hash, start, end });
+    }
+
+    fn finish(&mut self, emit: &mut impl FnMut(Fingerprint)) {
+        if self.grams > 0 && self.grams < self.w {
+            self.select(emit);
+        }
+    }
+}
+
+/// A hasher for keys that already are uniform 64-bit hashes.
+#[derive(Clone, Copy, Default)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// `HashMap` keyed by precomputed 64-bit hashes.
+pub type HashMapU64<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+
+/// An immutable multimap from 64-bit hashes to `u32` values, built once: entries sorted by
+/// hash in two flat arrays (12 bytes an entry) and a directory on the top hash bits that
+/// points at each bucket's first entry (about one bucket an entry, 4 bytes). A lookup is a
+/// directory load and, for the bucket's usual zero to two entries, a short scan.
+#[derive(Clone, Default)]
+pub struct HashIndex {
+    shift: u32,
+    directory: Vec<u32>,
+    hashes: Vec<u64>,
+    values: Vec<u32>,
+}
+
+impl std::fmt::Debug for HashIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashIndex").field("entries", &self.hashes.len()).finish_non_exhaustive()
+    }
+}
+
+impl HashIndex {
+    /// Builds from `(hash, value)` pairs; duplicates are dropped.
+    pub fn new(mut pairs: Vec<(u64, u32)>) -> Self {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let bits = pairs.len().max(2).next_power_of_two().trailing_zeros();
+        let shift = 64 - bits;
+        let buckets = 1usize << bits;
+        let mut directory = Vec::with_capacity(buckets + 1);
+        let mut i = 0;
+        for bucket in 0..=buckets {
+            while i < pairs.len() && ((pairs[i].0 >> shift) as usize) < bucket {
+                i += 1;
+            }
+            directory.push(i as u32);
+        }
+        let (hashes, values) = pairs.into_iter().unzip();
+        Self { shift, directory, hashes, values }
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The entries holding `hash` (positions for [`HashIndex::value`]), sorted by value.
+    #[inline]
+    pub fn find(&self, hash: u64) -> Range<usize> {
+        if self.hashes.is_empty() {
+            return 0..0;
+        }
+        let bucket = (hash >> self.shift) as usize;
+        let (mut lo, hi) = (self.directory[bucket] as usize, self.directory[bucket + 1] as usize);
+        while lo < hi && self.hashes[lo] < hash {
+            lo += 1;
+        }
+        let mut past = lo;
+        while past < hi && self.hashes[past] == hash {
+            past += 1;
+        }
+        lo..past
+    }
+
+    pub fn value(&self, entry: usize) -> u32 {
+        self.values[entry]
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.directory.capacity() * 4 + self.hashes.capacity() * 8 + self.values.capacity() * 4
+    }
+}
+
+/// One registered document.
+#[derive(Clone, Debug)]
+struct DocumentInfo {
+    name: String,
+    /// Distinct fingerprints in the index (template fingerprints left out).
+    fingerprints: u32,
+}
+
+/// Registered confidential documents, fingerprinted once at start-up.
+///
+/// As a [`Detector`] it winnows the scanned text with the same `k`, `w` and table, counts the
+/// distinct fingerprints it shares with each document and reports each document whose share
+/// (shared / the document's fingerprints) reaches `min_share` (and at least [`MIN_SHARED`]
+/// are shared): detector `document`, the document's name as label, the span from the first to
+/// the end of the last shared k-gram, the share as confidence. A 25 % excerpt shares about
+/// 25 % of the fingerprints; the whole document close to 100 %.
+#[derive(Debug)]
+pub struct DocumentIndex {
+    winnow: Winnow,
+    index: HashIndex,
+    documents: Vec<DocumentInfo>,
+    min_share: f32,
+    skipped: Vec<String>,
+}
+
+impl DocumentIndex {
+    /// Fingerprints `(name, text)` pairs. Documents too short to hold one k-gram (under
+    /// [`DOCUMENT_K`] letters and digits) cannot be found and are listed in
+    /// [`DocumentIndex::skipped`].
+    pub fn from_documents<I, N, T>(documents: I, min_share: f32) -> Self
+    where
+        I: IntoIterator<Item = (N, T)>,
+        N: Into<String>,
+        T: AsRef<str>,
+    {
+        let winnow = Winnow::new(DOCUMENT_K, DOCUMENT_W, random_seed());
+        let mut pairs = Vec::new();
+        let mut infos = Vec::new();
+        let mut skipped = Vec::new();
+        for (name, text) in documents {
+            let name = name.into();
+            let hashes = winnow.hashes(text.as_ref());
+            if hashes.is_empty() {
+                skipped.push(name);
+                continue;
+            }
+            let id = infos.len() as u32;
+            pairs.extend(hashes.into_iter().map(|hash| (hash, id)));
+            infos.push(DocumentInfo { name, fingerprints: 0 });
+        }
+        // Drop template fingerprints, then count what each document keeps.
+        pairs.sort_unstable();
+        let mut kept = Vec::with_capacity(pairs.len());
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() <= MAX_DOCUMENTS_PER_FINGERPRINT {
+                kept.extend_from_slice(run);
+            }
+        }
+        for &(_, id) in &kept {
+            infos[id as usize].fingerprints += 1;
+        }
+        let index = HashIndex::new(kept);
+        Self { winnow, index, documents: infos, min_share, skipped }
+    }
+
+    /// Fingerprints every text file under `dir`, recursively, named by their path relative to
+    /// `dir`. A file is taken as text unless its first 8 KiB hold a NUL byte (PDF, Office
+    /// files and images are skipped: convert them to text first); invalid UTF-8 is replaced.
+    /// HTML and XML have their tags stripped and common entities decoded. Hidden files and
+    /// files over [`MAX_FILE_BYTES`] are skipped.
+    pub fn from_dir(dir: &Path, min_share: f32) -> Result<Self, LoadError> {
+        let mut files = Vec::new();
+        collect_files(dir, &mut files)?;
+        files.sort();
+        let mut documents = Vec::new();
+        let mut skipped = Vec::new();
+        for path in files {
+            let name = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let size = std::fs::metadata(&path).map_err(|e| LoadError::io(&path, e))?.len();
+            if size > MAX_FILE_BYTES {
+                skipped.push(name);
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| LoadError::io(&path, e))?;
+            if memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some() {
+                skipped.push(name);
+                continue;
+            }
+            let mut text = String::from_utf8_lossy(&bytes).into_owned();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+            if matches!(ext.as_str(), "html" | "htm" | "xhtml" | "xml") {
+                text = strip_markup(&text);
+            }
+            documents.push((name, text));
+        }
+        let mut index = Self::from_documents(documents, min_share);
+        skipped.append(&mut index.skipped);
+        index.skipped = skipped;
+        Ok(index)
+    }
+
+    /// Number of fingerprinted documents.
+    pub fn len(&self) -> usize {
+        self.documents.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty()
+    }
+
+    /// Files and documents that were not fingerprinted (binary, too large, too short).
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+
+    /// Estimated heap bytes of the loaded index.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + 256 * 8
+            + self.index.memory_bytes()
+            + self.documents.capacity() * std::mem::size_of::<DocumentInfo>()
+            + self.documents.iter().map(|d| d.name.capacity()).sum::<usize>()
+            + self.skipped.iter().map(|s| s.capacity() + std::mem::size_of::<String>()).sum::<usize>()
+    }
+}
+
+impl Detector for DocumentIndex {
+    fn scan(&self, text: &str, out: &mut Vec<Match>) {
+        if self.documents.is_empty() {
+            return;
+        }
+        // (document, index entry, start, end) of every fingerprint the text shares.
+        let mut hits: Vec<(u32, u32, usize, usize)> = Vec::new();
+        self.winnow.fingerprints(text, |fp| {
+            for entry in self.index.find(fp.hash) {
+                hits.push((self.index.value(entry), entry as u32, fp.start, fp.end));
+            }
+        });
+        if hits.is_empty() {
+            return;
+        }
+        hits.sort_unstable();
+        for run in hits.chunk_by(|a, b| a.0 == b.0) {
+            let info = &self.documents[run[0].0 as usize];
+            let mut shared = 0usize;
+            let mut last_entry = None;
+            let (mut start, mut end) = (usize::MAX, 0);
+            for &(_, entry, s, e) in run {
+                if last_entry != Some(entry) {
+                    shared += 1;
+                    last_entry = Some(entry);
+                }
+                start = start.min(s);
+                end = end.max(e);
+            }
+            let total = info.fingerprints as usize;
+            let share = shared as f32 / total as f32;
+            if shared >= MIN_SHARED.min(total) && share >= self.min_share {
+                out.push(Match {
+                    detector: "document",
+                    category: Category::Document,
+                    start,
+                    end,
+                    confidence: share.min(1.0),
+                    label: Some(info.name.clone()),
+                });
+            }
+        }
+    }
+}
+
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    for entry in std::fs::read_dir(dir).map_err(|e| LoadError::io(dir, e))? {
+        let entry = entry.map_err(|e| LoadError::io(dir, e))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let meta = std::fs::metadata(&path).map_err(|e| LoadError::io(&path, e))?;
+        if entry.file_type().map_err(|e| LoadError::io(&path, e))?.is_dir() {
+            collect_files(&path, files)?;
+        } else if meta.is_file() {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Markup to text, cheaply: tags become a space, the common entities their character.
+fn strip_markup(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(['<', '&']) {
+        text.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if rest.starts_with('<') {
+            match rest.find('>') {
+                Some(close) => rest = &rest[close + 1..],
+                None => rest = "",
+            }
+            text.push(' ');
+            continue;
+        }
+        const ENTITIES: [(&str, char); 7] = [
+            ("&amp;", '&'),
+            ("&lt;", '<'),
+            ("&gt;", '>'),
+            ("&quot;", '"'),
+            ("&#39;", '\''),
+            ("&apos;", '\''),
+            ("&nbsp;", ' '),
+        ];
+        match ENTITIES.iter().find(|(entity, _)| rest.starts_with(entity)) {
+            Some((entity, c)) => {
+                text.push(*c);
+                rest = &rest[entity.len()..];
+            }
+            None => {
+                text.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    text.push_str(rest);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random prose: words from a fixed vocabulary.
+    pub(crate) fn prose(seed: u64, words: usize) -> String {
+        const VOCABULARY: &[&str] = &[
+            "the",
+            "quarterly",
+            "revenue",
+            "of",
+            "merger",
+            "board",
+            "confidential",
+            "shall",
+            "not",
+            "be",
+            "disclosed",
+            "to",
+            "any",
+            "third",
+            "party",
+            "without",
+            "prior",
+            "written",
+            "consent",
+            "pricing",
+            "model",
+            "customer",
+            "retention",
+            "forecast",
+            "increase",
+            "margin",
+            "region",
+            "north",
+            "south",
+            "plan",
+            "strategy",
+            "launch",
+            "product",
+            "team",
+            "engineering",
+            "budget",
+            "risk",
+            "legal",
+            "review",
+            "agreement",
+            "term",
+            "sheet",
+            "valuation",
+            "investor",
+            "memo",
+            "draft",
+            "final",
+            "approved",
+            "owner",
+            "schedule",
+            "milestone",
+        ];
+        let mut state = seed;
+        let mut text = String::new();
+        for i in 0..words {
+            let word = VOCABULARY[(splitmix64(&mut state) % VOCABULARY.len() as u64) as usize];
+            if i > 0 {
+                text.push(if i % 13 == 0 { '\n' } else { ' ' });
+            }
+            if i % 17 == 0 {
+                let mut chars = word.chars();
+                if let Some(first) = chars.next() {
+                    text.extend(first.to_uppercase());
+                    text.push_str(chars.as_str());
+                }
+            } else {
+                text.push_str(word);
+            }
+            if i % 11 == 10 {
+                text.push('.');
+            }
+            text.push_str(&(splitmix64(&mut state) % 100).to_string()[..usize::from(i % 7 == 0)]);
+        }
+        text
+    }
+
+    fn random_alnum(state: &mut u64, len: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len).map(|_| ALPHABET[(splitmix64(state) % ALPHABET.len() as u64) as usize] as char).collect()
+    }
+
+    #[test]
+    fn normalisation_ignores_case_whitespace_and_punctuation() {
+        let winnow = Winnow::new(8, 4, 1);
+        let a = winnow.hashes("The Merger with ACME closes on 3 March; do not disclose.");
+        let b = winnow.hashes("the  merger\nwith acme, closes on 3 march -- do NOT\tdisclose");
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+        let c = winnow.hashes("ÜBER Straße Çok güzel ünlü");
+        let d = winnow.hashes("über straße çok GÜZEL Ünlü");
+        assert!(!c.is_empty());
+        assert_eq!(c, d);
+        assert_ne!(a, winnow.hashes("The Merger with ACME closes on 4 March; do not disclose."));
+    }
+
+    #[test]
+    fn winnowing_keeps_a_shared_fingerprint_for_every_run_of_w_plus_k_minus_1() {
+        for (k, w) in [(40, 24), (16, 8), (5, 4), (3, 1)] {
+            let winnow = Winnow::new(k, w, 42 + k as u64);
+            let threshold = w + k - 1;
+            let mut state = 7;
+            for _ in 0..300 {
+                let shared = random_alnum(&mut state, threshold);
+                let (pre_a, post_a) = (random_alnum(&mut state, 50), random_alnum(&mut state, 70));
+                let (pre_b, post_b) = (random_alnum(&mut state, 90), random_alnum(&mut state, 10));
+                // Different spacing and case around and inside the shared run.
+                let mut spaced = String::new();
+                for (i, c) in shared.chars().enumerate() {
+                    spaced.push(c);
+                    if i % 5 == 4 {
+                        spaced.push(' ');
+                    }
+                }
+                let a = winnow.hashes(&format!("{pre_a} {shared} {post_a}"));
+                let b = winnow.hashes(&format!("{pre_b}\n{} -- {post_b}", spaced.to_uppercase()));
+                assert!(a.iter().any(|h| b.binary_search(h).is_ok()), "k {k} w {w}: no shared fingerprint");
+            }
+        }
+    }
+
+    #[test]
+    fn winnowing_density_and_spans() {
+        let winnow = Winnow::new(DOCUMENT_K, DOCUMENT_W, 3);
+        let mut state = 11;
+        let text = random_alnum(&mut state, 100_000);
+        let mut count = 0;
+        let mut last_start = 0;
+        winnow.fingerprints(&text, |fp| {
+            count += 1;
+            assert_eq!(fp.end - fp.start, DOCUMENT_K);
+            assert!(fp.start >= last_start);
+            last_start = fp.start;
+        });
+        // Expected 2 / (w + 1) of the k-grams.
+        let expected = 2.0 * 100_000.0 / (DOCUMENT_W as f64 + 1.0);
+        assert!((count as f64 - expected).abs() < expected * 0.1, "{count} fingerprints, expected ~{expected}");
+        // Spans of a spaced-out text cover the original characters.
+        let mut spans = Vec::new();
+        Winnow::new(4, 2, 5).fingerprints("AB-CD ef", |fp| spans.push(fp.start..fp.end));
+        assert!(!spans.is_empty());
+        assert!(spans.iter().all(|s| s.start == 0 || s.start == 1 || s.start == 3), "{spans:?}");
+        assert!(spans.iter().all(|s| s.end == 5 || s.end == 7 || s.end == 8), "{spans:?}");
+        // Shorter than k: nothing.
+        assert!(Winnow::new(8, 4, 5).hashes("abc defg").is_empty());
+        assert_eq!(Winnow::new(8, 4, 5).hashes("abcd efgh").len(), 1);
+    }
+
+    #[test]
+    fn hash_index_finds_every_entry_and_nothing_else() {
+        let mut state = 99;
+        let pairs: Vec<(u64, u32)> = (0..5000).map(|i| (splitmix64(&mut state), i)).collect();
+        let mut with_dup = pairs.clone();
+        with_dup.push((pairs[10].0, 77_777));
+        let index = HashIndex::new(with_dup);
+        for &(hash, value) in &pairs {
+            let found: Vec<u32> = index.find(hash).map(|e| index.value(e)).collect();
+            assert!(found.contains(&value));
+        }
+        let found: Vec<u32> = index.find(pairs[10].0).map(|e| index.value(e)).collect();
+        assert_eq!(found, vec![10, 77_777]);
+        assert!(index.find(12345).is_empty());
+        assert!(HashIndex::new(Vec::new()).find(1).is_empty());
+    }
+
+    fn corpus() -> Vec<(String, String)> {
+        (0..20).map(|i| (format!("doc{i}.txt"), prose(1000 + i, 900))).collect()
+    }
+
+    fn scan(index: &DocumentIndex, text: &str) -> Vec<Match> {
+        let mut out = Vec::new();
+        index.scan(text, &mut out);
+        out
+    }
+
+    #[test]
+    fn whole_document_is_found_and_named_also_reformatted() {
+        let docs = corpus();
+        let index = DocumentIndex::from_documents(docs.clone(), 0.5);
+        assert_eq!(index.len(), 20);
+        let doc = &docs[7].1;
+        let payload = format!("Please summarise this for me:\n\n{doc}\n\nThanks!");
+        let found = scan(&index, &payload);
+        let [m] = found.as_slice() else { panic!("one document: {found:?}") };
+        assert_eq!(m.label.as_deref(), Some("doc7.txt"));
+        assert_eq!(m.detector, "document");
+        assert_eq!(m.category, Category::Document);
+        assert!(m.confidence > 0.95, "{}", m.confidence);
+        let offset = payload.find(doc.as_str()).expect("embedded");
+        assert!(m.start >= offset && m.start < offset + 100, "{} vs {offset}", m.start);
+        assert!(m.end <= offset + doc.len() && m.end > offset + doc.len() - 100);
+
+        // Re-wrapped, upper-cased, re-spaced, punctuation changed.
+        let reformatted = doc.to_uppercase().replace('\n', "\r\n").replace(' ', "  ").replace('.', ",");
+        let found = scan(&index, &format!("> {reformatted}"));
+        let [m] = found.as_slice() else { panic!("one document: {found:?}") };
+        assert_eq!(m.label.as_deref(), Some("doc7.txt"));
+        assert!(m.confidence > 0.95);
+    }
+
+    #[test]
+    fn excerpt_is_found_above_its_share_only() {
+        let docs = corpus();
+        let doc = &docs[3].1;
+        // A 25 % excerpt from the middle, cut at a word.
+        let from = doc[doc.len() / 2..].find(' ').expect("space") + doc.len() / 2;
+        let excerpt = &doc[from..from + doc.len() / 4];
+        let payload = format!("notes: {excerpt} -- end");
+        let low = DocumentIndex::from_documents(docs.clone(), 0.2);
+        let found = scan(&low, &payload);
+        let [m] = found.as_slice() else { panic!("one document: {found:?}") };
+        assert_eq!(m.label.as_deref(), Some("doc3.txt"));
+        assert!(m.confidence > 0.2 && m.confidence < 0.3, "{}", m.confidence);
+        let high = DocumentIndex::from_documents(docs, 0.5);
+        assert!(scan(&high, &payload).is_empty());
+    }
+
+    #[test]
+    fn unrelated_text_is_not_found() {
+        let index = DocumentIndex::from_documents(corpus(), 0.05);
+        // Same vocabulary, different sequence: shares words and short phrases only.
+        assert!(scan(&index, &prose(5, 3000)).is_empty());
+        assert!(scan(&index, "hello, what is the weather in Paris today?").is_empty());
+        assert!(scan(&index, "").is_empty());
+    }
+
+    #[test]
+    fn short_documents_are_skipped_and_template_text_names_nothing() {
+        let boiler = "This document is the property of Example Corp and must not be shared outside it.";
+        let mut docs: Vec<(String, String)> =
+            (0..40).map(|i| (format!("d{i}"), format!("{boiler}\n{}", prose(300 + i, 400)))).collect();
+        docs.push(("tiny".into(), "too short".into()));
+        let index = DocumentIndex::from_documents(docs, 0.05);
+        assert_eq!(index.len(), 40);
+        assert_eq!(index.skipped(), ["tiny"]);
+        assert!(scan(&index, &format!("fyi: {boiler}")).is_empty());
+    }
+
+    #[test]
+    fn from_dir_reads_text_files_and_skips_binaries() {
+        let dir = std::env::temp_dir().join(format!("egress-docs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("legal")).expect("mkdir");
+        let contract = prose(77, 600);
+        let page = prose(78, 600);
+        std::fs::write(dir.join("legal/contract.md"), &contract).expect("write");
+        std::fs::write(
+            dir.join("page.html"),
+            format!("<html><body><p>{}</p></body></html>", page.replace(' ', " <b>x</b> ")),
+        )
+        .expect("write");
+        std::fs::write(dir.join("image.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").expect("write");
+        std::fs::write(dir.join(".hidden"), &contract).expect("write");
+        let index = DocumentIndex::from_dir(&dir, 0.3).expect("load");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        assert_eq!(index.len(), 2);
+        assert_eq!(index.skipped(), ["image.png"]);
+        let found = scan(&index, &contract[100..]);
+        assert_eq!(found.iter().map(|m| m.label.as_deref()).collect::<Vec<_>>(), [Some("legal/contract.md")]);
+        let found = scan(&index, &page.replace(' ', " x "));
+        assert_eq!(found.iter().map(|m| m.label.as_deref()).collect::<Vec<_>>(), [Some("page.html")]);
+        assert!(matches!(DocumentIndex::from_dir(Path::new("/nonexistent/egress"), 0.3), Err(LoadError::Io { .. })));
+    }
+
+    #[test]
+    fn strip_markup_keeps_text() {
+        assert_eq!(strip_markup("<p class=\"x\">A &amp; B</p><br/>c &copy;"), " A & B  c &copy;");
+    }
+}
+
+/// Throughput and memory of the registered-data detectors, printed, never asserted:
+/// `cargo test --release -p egress-user --lib detect::fingerprint::report -- --ignored --nocapture`.
+#[cfg(test)]
+mod report {
+    use std::sync::{Arc, RwLock};
+    use std::time::{Duration, Instant};
+
+    use super::tests::prose;
+    use super::*;
+    use crate::detect::dictionary::Dictionary;
+    use crate::detect::edm::ExactDataMatch;
+    use crate::detect::taint::{TaintConfig, TaintDetector, TaintStore};
+
+    const FIRST: &[&str] = &[
+        "james",
+        "mary",
+        "robert",
+        "patricia",
+        "john",
+        "jennifer",
+        "michael",
+        "linda",
+        "david",
+        "elizabeth",
+        "william",
+        "barbara",
+        "richard",
+        "susan",
+        "joseph",
+        "jessica",
+        "thomas",
+        "sarah",
+        "charles",
+        "karen",
+        "priya",
+        "wei",
+        "ahmed",
+        "olga",
+        "mateo",
+        "aiko",
+    ];
+    const LAST: &[&str] = &[
+        "smith",
+        "johnson",
+        "williams",
+        "brown",
+        "jones",
+        "garcia",
+        "miller",
+        "davis",
+        "rodriguez",
+        "martinez",
+        "hernandez",
+        "lopez",
+        "gonzalez",
+        "wilson",
+        "anderson",
+        "thomas",
+        "taylor",
+        "moore",
+        "jackson",
+        "martin",
+        "lee",
+        "perez",
+        "thompson",
+        "white",
+        "harris",
+        "sanchez",
+        "clark",
+        "ramirez",
+        "lewis",
+        "robinson",
+        "walker",
+        "young",
+        "allen",
+        "king",
+        "wright",
+        "scott",
+        "torres",
+        "nguyen",
+        "hill",
+        "flores",
+    ];
+
+    /// CPU time of this thread: the machine is shared, wall time would count other jobs.
+    fn cpu() -> Duration {
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes one timespec we own.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    /// Chat-like text: prose with an e-mail address, numbers and names now and then.
+    fn chat(seed: u64, bytes: usize) -> String {
+        let mut state = seed;
+        let mut text = String::with_capacity(bytes + 200);
+        while text.len() < bytes {
+            text.push_str(&prose(splitmix64(&mut state), 40));
+            let r = splitmix64(&mut state);
+            let first = FIRST[(r % FIRST.len() as u64) as usize];
+            let last = LAST[((r >> 8) % LAST.len() as u64) as usize];
+            text.push_str(&format!(
+                " Contact {first} {last} at {first}.{last}@example.com or +1 555 {:03} {:04}; order #{}. ",
+                r % 1000,
+                (r >> 20) % 10_000,
+                (r >> 32) % 100_000_000
+            ));
+        }
+        text.truncate(bytes);
+        while !text.is_char_boundary(text.len()) {
+            text.pop();
+        }
+        text
+    }
+
+    fn measure(name: &str, detector: &dyn Detector, small: &str, large: &str) {
+        let mut out = Vec::new();
+        let rounds = 2000;
+        let started = cpu();
+        for _ in 0..rounds {
+            out.clear();
+            detector.scan(std::hint::black_box(small), &mut out);
+        }
+        let per_small = (cpu() - started) / rounds;
+        let small_found = out.len();
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            out.clear();
+            let started = cpu();
+            detector.scan(std::hint::black_box(large), &mut out);
+            best = best.min(cpu() - started);
+        }
+        println!(
+            "{name:<12} 4 KiB: {:>7.1} µs ({:>6.0} MB/s, {small_found} matches)   4 MiB: {:>7.1} ms ({:>6.0} MB/s, {} matches)",
+            per_small.as_secs_f64() * 1e6,
+            small.len() as f64 / per_small.as_secs_f64() / 1e6,
+            best.as_secs_f64() * 1e3,
+            large.len() as f64 / best.as_secs_f64() / 1e6,
+            out.len()
+        );
+    }
+
+    #[test]
+    #[ignore = "timing report: run in release with --ignored --nocapture"]
+    fn report() {
+        let small = chat(1, 4096);
+        let large = chat(2, 4 << 20);
+
+        let started = Instant::now();
+        let mut state = 5;
+        let terms: Vec<String> = (0..10_000)
+            .map(|i| {
+                let syllables = ["ka", "zu", "tro", "vel", "mir", "qua", "dex", "on", "ix", "pra", "sol", "ne"];
+                let mut term: String = (0..3).map(|_| syllables[(splitmix64(&mut state) % 12) as usize]).collect();
+                if i % 3 == 0 {
+                    term.push_str(" project");
+                }
+                term.push_str(&(i % 97).to_string());
+                term
+            })
+            .collect();
+        let dictionary = Dictionary::from_terms("codenames", &terms).expect("dictionary");
+        println!(
+            "dictionary: {} terms built in {:?}, {} KiB",
+            dictionary.len(),
+            started.elapsed(),
+            dictionary.memory_bytes() >> 10
+        );
+
+        let started = Instant::now();
+        let documents =
+            DocumentIndex::from_documents((0..1000).map(|i| (format!("doc{i}"), prose(10_000 + i, 900))), 0.2);
+        let average = (0..10).map(|i| prose(10_000 + i, 900).len()).sum::<usize>() / 10;
+        println!(
+            "documents: {} docs of ~{average} B built in {:?}, {} fingerprints, {} KiB",
+            documents.len(),
+            started.elapsed(),
+            documents.index.len(),
+            documents.memory_bytes() >> 10
+        );
+
+        let started = Instant::now();
+        let mut state = 9;
+        let rows: Vec<[String; 4]> = (0..100_000u64)
+            .map(|i| {
+                let r = splitmix64(&mut state);
+                let first = FIRST[(r % FIRST.len() as u64) as usize];
+                let last = LAST[((r >> 8) % LAST.len() as u64) as usize];
+                [
+                    format!("{first} {last} {}", i % 1000),
+                    format!("{first}.{last}{i}@example.com"),
+                    format!("{:012}", r % 1_000_000_000_000),
+                    format!("+1 555 {:07}", (r >> 24) % 10_000_000),
+                ]
+            })
+            .collect();
+        let edm = ExactDataMatch::from_rows(
+            "customers",
+            &["name", "email", "account", "phone"],
+            &rows,
+            &["name", "email"],
+            &["email", "account", "phone"],
+            b"bench salt",
+        )
+        .expect("edm");
+        println!("edm: {} rows built in {:?}, {} KiB", edm.rows(), started.elapsed(), edm.memory_bytes() >> 10);
+
+        let store = Arc::new(RwLock::new(TaintStore::new(TaintConfig::default())));
+        let started = Instant::now();
+        {
+            let mut store = store.write().expect("lock");
+            for i in 0..64 {
+                store.remember(&format!("source{}", i % 4), &chat(100 + i, 64 << 10), Instant::now());
+            }
+        }
+        let taint = TaintDetector::new(Arc::clone(&store));
+        println!(
+            "taint: 4 MiB of responses remembered in {:?}, {} keys (cap {}), {} KiB",
+            started.elapsed(),
+            store.read().expect("lock").len(),
+            TaintConfig::default().max_entries,
+            taint.memory_bytes() >> 10
+        );
+
+        for (k, w) in [(DOCUMENT_K, DOCUMENT_W), (16, 8)] {
+            let winnow = Winnow::new(k, w, 1);
+            for text in [&small, &large] {
+                let rounds = (8 << 20) / text.len();
+                let started = cpu();
+                let mut n = 0u64;
+                for _ in 0..rounds {
+                    winnow.fingerprints(std::hint::black_box(text), |fp| n = n.wrapping_add(fp.hash));
+                }
+                let per = (cpu() - started) / rounds as u32;
+                println!("winnow k {k} w {w} on {} B: {:?} ({:.0} MB/s) {n}", text.len(), per, text.len() as f64 / per.as_secs_f64() / 1e6);
+            }
+        }
+        measure("dictionary", &dictionary, &small, &large);
+        measure("documents", &documents, &small, &large);
+        measure("edm", &edm, &small, &large);
+        measure("taint", &taint, &small, &large);
+        let all: Vec<Box<dyn Detector>> =
+            vec![Box::new(dictionary), Box::new(documents), Box::new(edm), Box::new(taint)];
+        struct All(Vec<Box<dyn Detector>>);
+        impl Detector for All {
+            fn scan(&self, text: &str, out: &mut Vec<Match>) {
+                for d in &self.0 {
+                    d.scan(text, out);
+                }
+            }
+        }
+        measure("all four", &All(all), &small, &large);
+    }
+}

@@ -1,0 +1,248 @@
+//! Sensitive content detection: the engine the policy acts on.
+//!
+//! A payload is first decoded into [`Segment`]s (JSON string values after unescaping, URL
+//! query and form values, base64 / hex / percent-encoded blobs decoded recursively), each
+//! carrying a map back to the bytes of the original payload. Every [`Detector`] scans every
+//! segment; its [`Match`]es are mapped back to byte spans of the original payload, so a
+//! finding can be redacted in place. A finding never carries the sensitive value itself,
+//! only a salted hash of it.
+pub mod decode;
+pub mod pii;
+pub mod secrets;
+pub mod eval;
+pub mod dictionary;
+pub mod edm;
+pub mod fingerprint;
+pub mod taint;
+
+use std::ops::Range;
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+/// What kind of sensitive content a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Pii,
+    Secret,
+    Document,
+    Dictionary,
+    Edm,
+    Taint,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pii => "pii",
+            Self::Secret => "secret",
+            Self::Document => "document",
+            Self::Dictionary => "dictionary",
+            Self::Edm => "edm",
+            Self::Taint => "taint",
+        }
+    }
+}
+
+/// A match inside one segment's text (byte offsets into `Segment::text`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Match {
+    /// Stable detector name, e.g. `credit_card`, `aws_access_key_id`, `document`.
+    pub detector: &'static str,
+    pub category: Category,
+    pub start: usize,
+    pub end: usize,
+    /// 0.0 to 1.0.
+    pub confidence: f32,
+    /// What was matched, when that is not sensitive: a registered document's name, a taint
+    /// source, a dictionary's name. Never the matched value.
+    pub label: Option<String>,
+}
+
+/// One detector. Implementations are built once at start-up (compiled patterns, loaded
+/// fingerprints) and shared by every scan.
+pub trait Detector: Send + Sync {
+    /// Appends the matches found in one piece of decoded text.
+    fn scan(&self, text: &str, out: &mut Vec<Match>);
+}
+
+/// Where a segment's bytes came from in the original payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpanMap {
+    /// Byte `i` of the text is byte `offset + i` of the payload.
+    Offset(usize),
+    /// Byte `i` of the text came from payload bytes `starts[i]..starts[i + 1]` (JSON escapes,
+    /// percent-encoding): `starts` has one more entry than the text has bytes.
+    Bytes(Vec<usize>),
+    /// The text was decoded from an encoded blob (base64, hex): any match inside it maps to
+    /// the whole blob, which is what redaction has to mask.
+    Whole(Range<usize>),
+}
+
+impl SpanMap {
+    /// The payload byte range of the text bytes `start..end`.
+    pub fn to_payload(&self, start: usize, end: usize) -> Range<usize> {
+        match self {
+            Self::Offset(offset) => offset + start..offset + end,
+            Self::Bytes(starts) => {
+                let last = starts.len().saturating_sub(1);
+                let first = starts.get(start.min(last)).copied().unwrap_or(0);
+                let past = starts.get(end.min(last)).copied().unwrap_or(first);
+                first..past
+            }
+            Self::Whole(range) => range.clone(),
+        }
+    }
+}
+
+/// A piece of decoded text to scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub text: String,
+    /// JSON path of the string value it came from (`$.messages[3].content`), if any.
+    pub json_path: Option<String>,
+    pub map: SpanMap,
+    /// 0 for text read directly from the payload; +1 per layer of decoding.
+    pub depth: u8,
+}
+
+/// A finding in a payload, as the policy, the audit log and `egress scan` see it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub detector: &'static str,
+    pub category: Category,
+    /// Byte offsets into the original payload.
+    pub start: usize,
+    pub end: usize,
+    pub json_path: Option<String>,
+    pub confidence: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Salted SHA-256 of the matched text (first 16 hex digits): lets two findings of the
+    /// same value be linked without keeping the value.
+    pub value_hash: String,
+}
+
+/// The detectors, built once.
+pub struct Engine {
+    detectors: Vec<Box<dyn Detector>>,
+    salt: [u8; 16],
+    max_decode_depth: u8,
+}
+
+impl Engine {
+    pub fn new(detectors: Vec<Box<dyn Detector>>, salt: [u8; 16], max_decode_depth: u8) -> Self {
+        Self { detectors, salt, max_decode_depth }
+    }
+
+    /// All findings in a payload, sorted by position; the same detector matching the same
+    /// payload bytes twice (say, raw and decoded) is reported once, at its best confidence.
+    pub fn scan(&self, payload: &[u8]) -> Vec<Finding> {
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut matches = Vec::new();
+        for segment in decode::segments(payload, self.max_decode_depth) {
+            for detector in &self.detectors {
+                matches.clear();
+                detector.scan(&segment.text, &mut matches);
+                for found in matches.drain(..) {
+                    let span = segment.map.to_payload(found.start, found.end);
+                    let value = segment.text.get(found.start..found.end).unwrap_or_default();
+                    let finding = Finding {
+                        detector: found.detector,
+                        category: found.category,
+                        start: span.start,
+                        end: span.end,
+                        json_path: segment.json_path.clone(),
+                        confidence: found.confidence,
+                        label: found.label,
+                        value_hash: self.value_hash(value),
+                    };
+                    merge(&mut findings, finding);
+                }
+            }
+        }
+        findings.sort_by(|a, b| (a.start, a.end, a.detector).cmp(&(b.start, b.end, b.detector)));
+        findings
+    }
+
+    fn value_hash(&self, value: &str) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.salt);
+        hasher.update(value.as_bytes());
+        hex::encode(&hasher.finalize()[..8])
+    }
+}
+
+fn merge(findings: &mut Vec<Finding>, finding: Finding) {
+    match findings
+        .iter_mut()
+        .find(|known| known.detector == finding.detector && known.start == finding.start && known.end == finding.end)
+    {
+        Some(known) if known.confidence < finding.confidence => *known = finding,
+        Some(_) => {}
+        None => findings.push(finding),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Word(&'static str);
+
+    impl Detector for Word {
+        fn scan(&self, text: &str, out: &mut Vec<Match>) {
+            for (start, _) in text.match_indices(self.0) {
+                out.push(Match {
+                    detector: "word",
+                    category: Category::Dictionary,
+                    start,
+                    end: start + self.0.len(),
+                    confidence: 0.5,
+                    label: None,
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn span_maps_lead_back_to_payload_bytes() {
+        assert_eq!(SpanMap::Offset(10).to_payload(2, 5), 12..15);
+        // "a\u0062c" decoded to "abc": b came from 6 payload bytes.
+        let escaped = SpanMap::Bytes(vec![0, 1, 7, 8]);
+        assert_eq!(escaped.to_payload(1, 2), 1..7);
+        assert_eq!(escaped.to_payload(0, 3), 0..8);
+        assert_eq!(SpanMap::Whole(4..40).to_payload(3, 9), 4..40);
+    }
+
+    #[test]
+    fn findings_carry_payload_spans_and_no_value() {
+        let engine = Engine::new(vec![Box::new(Word("secret"))], [7; 16], 2);
+        let payload = br#"{"messages":[{"role":"user","content":"my secret"}]}"#;
+        let findings = engine.scan(payload);
+        let [finding] = findings.as_slice() else { panic!("one finding: {findings:?}") };
+        assert_eq!(&payload[finding.start..finding.end], b"secret");
+        assert_eq!(finding.json_path.as_deref(), Some("$.messages[0].content"));
+        assert_eq!(finding.value_hash.len(), 16);
+        assert!(!serde_json::to_string(finding).expect("json").contains("\"secret\""));
+    }
+}
+
+/// Whether `name` is a detector of `category` that this build knows: the policy refuses
+/// unknown detector names in `on_findings` (a typo there would silently never match).
+pub fn is_known_detector(category: Category, name: &str) -> bool {
+    known_detectors(category).contains(&name)
+}
+
+/// The detector names of a category, for error messages.
+pub fn known_detectors(category: Category) -> &'static [&'static str] {
+    match category {
+        Category::Pii => &[],
+        Category::Secret => &[],
+        Category::Document => &["document"],
+        Category::Dictionary => &["dictionary"],
+        Category::Edm => &["edm"],
+        Category::Taint => &["taint"],
+    }
+}

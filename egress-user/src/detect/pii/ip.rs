@@ -1,0 +1,84 @@
+//! IPv6 addresses: found from each `:` (memchr), expanded over hex digits, colons and dots,
+//! and accepted only if `std::net::Ipv6Addr` parses the candidate. IPv4 is in `numeric`.
+
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+use super::context::{self as cx, Context};
+use crate::detect::{Category, Detector, Match};
+
+pub(super) struct Ipv6 {
+    ctx: Arc<Context>,
+}
+
+impl Ipv6 {
+    pub(super) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+}
+
+fn is_part(c: u8) -> bool {
+    c.is_ascii_hexdigit() || c == b':' || c == b'.'
+}
+
+/// Lower confidence for addresses that identify no one: loopback, link-local, unique local,
+/// documentation.
+fn base_confidence(ip: &Ipv6Addr) -> f32 {
+    let seg = ip.segments();
+    if ip.is_loopback() || ip.is_unspecified() {
+        0.2
+    } else if seg[0] & 0xffc0 == 0xfe80 || seg[0] & 0xfe00 == 0xfc00 {
+        0.35
+    } else if seg[0] == 0x2001 && seg[1] == 0x0db8 {
+        0.4
+    } else {
+        0.6
+    }
+}
+
+impl Detector for Ipv6 {
+    fn scan(&self, text: &str, out: &mut Vec<Match>) {
+        let b = text.as_bytes();
+        let mut floor = 0;
+        for colon in memchr::memchr_iter(b':', b) {
+            if colon < floor {
+                continue;
+            }
+            let mut s = colon;
+            while s > floor && colon - s < 40 && (b[s - 1].is_ascii_hexdigit() || b[s - 1] == b':') {
+                s -= 1;
+            }
+            let mut e = colon + 1;
+            while e < b.len() && e - s < 48 && is_part(b[e]) {
+                e += 1;
+            }
+            floor = e;
+            // A sentence may end right after the address; a lone trailing colon is punctuation.
+            loop {
+                if e > s && b[e - 1] == b'.' {
+                    e -= 1;
+                } else if e >= s + 2 && b[e - 1] == b':' && b[e - 2] != b':' {
+                    e -= 1;
+                } else {
+                    break;
+                }
+            }
+            let cand = &b[s..e];
+            let colons = cand.iter().filter(|&&c| c == b':').count();
+            let hex = cand.iter().filter(|c| c.is_ascii_hexdigit()).count();
+            // Code (`Foo::bar`, `a::b`) rarely has a decimal digit and three hex digits.
+            if colons < 2 || hex < 3 || !cand.iter().any(u8::is_ascii_digit) {
+                continue;
+            }
+            let glued_left = s > 0 && (b[s - 1].is_ascii_alphanumeric() || matches!(b[s - 1], b'_' | b'.'));
+            let glued_right = b.get(e).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
+            if glued_left || glued_right {
+                continue;
+            }
+            let Some(ip) = text.get(s..e).and_then(|c| c.parse::<Ipv6Addr>().ok()) else { continue };
+            let base = base_confidence(&ip);
+            let confidence = if self.ctx.before(b, s) & cx::IP != 0 { base + 0.25 } else { base };
+            out.push(Match { detector: "ipv6", category: Category::Pii, start: s, end: e, confidence, label: None });
+        }
+    }
+}
