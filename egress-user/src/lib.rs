@@ -13,4 +13,5 @@ pub mod policy;
 pub mod procmem;
 pub mod review;
 pub mod run;
+pub mod scan;
 pub mod targets;

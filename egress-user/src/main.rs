@@ -7,7 +7,7 @@ use egress::{
     daemon::{Daemon, Options},
     guardian,
     policy::{Mode, Policy},
-    run,
+    run, scan,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -60,6 +60,17 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Print the sensitive-content findings of one payload. Exit 0 without findings, 1 with
+    /// findings, 2 on error.
+    Scan {
+        /// Policy whose `detection` section (documents, dictionaries, EDM tables) applies.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: scan::Format,
+        /// The payload (a request body); `-` or nothing reads standard input.
+        input: Option<PathBuf>,
+    },
     /// Internal: applies the fail mode if the daemon that started it dies.
     #[command(hide = true)]
     Guardian {
@@ -110,6 +121,14 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Policy { command: PolicyCommand::Check { file } } => Ok(check_policy(&file)),
+        // Exit 1 means "findings" here, so errors exit 2.
+        Command::Scan { policy, format, input } => Ok(match scan::run(policy.as_deref(), format, input.as_deref()) {
+            Ok(found) => ExitCode::from(u8::from(found)),
+            Err(error) => {
+                eprintln!("egress: error: {error:#}");
+                ExitCode::from(2)
+            }
+        }),
         Command::Guardian { pin_dir } => guardian::watch(&pin_dir).map(|()| ExitCode::SUCCESS),
         Command::Run { policy, audit, command } => {
             require_root("run")?;

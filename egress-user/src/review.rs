@@ -90,7 +90,8 @@ impl<T> ReviewQueue<T> {
         expected_policy: Option<&str>,
     ) -> Result<(T, Resolution), ReviewError> {
         let pending = self.pending.get(&id).ok_or(ReviewError::NotFound(id))?;
-        let digest_differs = expected_digest.is_some_and(|digest| pending.summary.body_sha256.as_deref() != Some(digest));
+        let digest_differs =
+            expected_digest.is_some_and(|digest| pending.summary.body_sha256.as_deref() != Some(digest));
         let policy_differs = expected_policy.is_some_and(|policy| pending.summary.policy_version != policy);
         if digest_differs || policy_differs {
             return Err(ReviewError::Mismatch { id });
@@ -171,7 +172,10 @@ mod tests {
         let first = queue.submit("a", summary(1), now, Duration::from_secs(60));
         let second = queue.submit("b", summary(2), now, Duration::from_secs(60));
         assert_ne!(first, second);
-        assert_eq!(queue.decide(first, Verdict::Approve, 1000, None, None), Ok(("a", Resolution::Approved { by_uid: 1000 })));
+        assert_eq!(
+            queue.decide(first, Verdict::Approve, 1000, None, None),
+            Ok(("a", Resolution::Approved { by_uid: 1000 }))
+        );
         assert_eq!(queue.decide(first, Verdict::Deny, 1000, None, None), Err(ReviewError::NotFound(first)));
         assert_eq!(queue.decide(second, Verdict::Deny, 0, None, None), Ok(("b", Resolution::Denied { by_uid: 0 })));
         assert!(queue.is_empty());

@@ -9,25 +9,27 @@
 //! has it.
 //!
 //! **Values** are normalised into a sequence of tokens that is hashed as a chain of keyed
-//! token hashes:
-//! - an e-mail address (`@`, no space) is one token, lowercased;
+//! token hashes (case folded):
+//! - an e-mail address (`@`, no space) is one token;
 //! - a value without letters (account, phone, card numbers: `+1 (555) 010-2030`) is one
 //!   token, its digits only; fewer than 4 digits is not indexed;
 //! - anything else (names, addresses) is its runs of letters and digits, lowercased
-//!   (`O'Brien-Smith` is `o brien smith`); fewer than 3 letters and digits in all, or more than
-//!   [`MAX_WORDS`] tokens (only the first [`MAX_WORDS`] are indexed), is not indexed / cut.
+//!   (`O'Brien-Smith` is `o brien smith`); fewer than 3 letters and digits in all is not
+//!   indexed, and only the first [`MAX_WORDS`] tokens are.
 //!
 //! **Scan**: the text's word runs are hashed once each; every run of 1..=[`MAX_WORDS`]
-//! adjacent words whose words all pass a bit filter of the indexed words is looked up;
+//! adjacent words whose words all pass a Bloom filter of the indexed words is looked up;
 //! e-mail-like tokens around each `@`, and runs of 2..=[`MAX_DIGIT_GROUPS`] digit groups
 //! joined by at most two of ` -.()+/` (a number written `4412 0098 7731`) are looked up as
-//! one token. A primary value of a row is reported when a value of another corroborating
-//! column of the same row occurs elsewhere (not overlapping) in the same text.
+//! one token. Words, numbers and e-mail addresses have a filter each, so that the filter
+//! of name words, the one prose hits all the time, stays small enough for the CPU cache. A
+//! primary value of a row is reported when a value of another corroborating column of the
+//! same row occurs elsewhere (not overlapping) in the same text.
 use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
 
-use super::fingerprint::{HashIndex, LoadError};
+use super::fingerprint::{Bloom, HashIndex, LoadError};
 use super::{Category, Detector, Match};
 
 /// Longest value, in words, that is matched (names, street addresses).
@@ -40,6 +42,11 @@ pub const MAX_ROWS_PER_VALUE: usize = 256;
 /// Row ids share 32 bits with the column number.
 const MAX_ROWS: usize = 1 << 24;
 
+/// Token classes, each with its own filter.
+const WORD: usize = 0;
+const NUMBER: usize = 1;
+const EMAIL: usize = 2;
+
 /// Records of one table, as salted hashes.
 pub struct ExactDataMatch {
     label: String,
@@ -49,9 +56,8 @@ pub struct ExactDataMatch {
     corroborating: Vec<bool>,
     /// Value hash → `row << 8 | column`.
     index: HashIndex,
-    /// One bit per indexed word hash: words of no value are skipped without a lookup.
-    filter: Vec<u64>,
-    filter_mask: u64,
+    /// Token hashes of the indexed values, by class: words, numbers, e-mail addresses.
+    filters: [Bloom; 3],
     rows: usize,
 }
 
@@ -69,7 +75,8 @@ impl std::fmt::Debug for ExactDataMatch {
 #[derive(Debug, PartialEq, Eq)]
 enum Tokens {
     None,
-    One(String),
+    Email(String),
+    Number(String),
     Words(Vec<String>),
 }
 
@@ -131,7 +138,7 @@ impl ExactDataMatch {
         }
         let keys = derive_keys(salt);
         let mut pairs: Vec<(u64, u32)> = Vec::new();
-        let mut words: Vec<u64> = Vec::new();
+        let mut tokens_by_class: [Vec<u64>; 3] = Default::default();
         let mut count = 0usize;
         for (row, record) in rows.enumerate() {
             if row >= MAX_ROWS {
@@ -140,13 +147,29 @@ impl ExactDataMatch {
             count = row + 1;
             for (number, &(at, _, _)) in columns.iter().enumerate() {
                 let Some(value) = record.get(at) else { continue };
-                let word_hashes: Vec<u64> = match tokens(value) {
+                let hashes: Vec<u64> = match tokens(value) {
                     Tokens::None => continue,
-                    Tokens::One(token) => vec![token_hash(&keys, token.as_bytes())],
-                    Tokens::Words(list) => list.iter().map(|w| token_hash(&keys, w.as_bytes())).collect(),
+                    Tokens::Email(token) => {
+                        let hash = token_hash(&keys, token.as_bytes());
+                        tokens_by_class[EMAIL].push(hash);
+                        vec![hash]
+                    }
+                    Tokens::Number(token) => {
+                        let hash = token_hash(&keys, token.as_bytes());
+                        tokens_by_class[NUMBER].push(hash);
+                        vec![hash]
+                    }
+                    Tokens::Words(list) => list
+                        .iter()
+                        .map(|word| {
+                            let hash = token_hash(&keys, word.as_bytes());
+                            let class = if word.bytes().all(|b| b.is_ascii_digit()) { NUMBER } else { WORD };
+                            tokens_by_class[class].push(hash);
+                            hash
+                        })
+                        .collect(),
                 };
-                words.extend_from_slice(&word_hashes);
-                pairs.push((chain(&keys, &word_hashes), (row as u32) << 8 | number as u32));
+                pairs.push((chain(&keys, &hashes), (row as u32) << 8 | number as u32));
             }
         }
         // Values of too many rows identify none.
@@ -158,23 +181,22 @@ impl ExactDataMatch {
                 kept.extend_from_slice(run);
             }
         }
-        words.sort_unstable();
-        words.dedup();
-        let bits = (words.len() * 16).max(64).next_power_of_two();
-        let mut filter = vec![0u64; bits / 64];
-        let filter_mask = bits as u64 - 1;
-        for &w in &words {
-            let bit = w & filter_mask;
-            filter[(bit / 64) as usize] |= 1 << (bit % 64);
-        }
+        let filters = tokens_by_class.map(|mut hashes| {
+            hashes.sort_unstable();
+            hashes.dedup();
+            let mut filter = Bloom::with_keys(hashes.len());
+            for hash in hashes {
+                filter.insert(hash);
+            }
+            filter
+        });
         Ok(Self {
             label: format!("{name} row match"),
             keys,
             primary: columns.iter().map(|c| c.1).collect(),
             corroborating: columns.iter().map(|c| c.2).collect(),
             index: HashIndex::new(kept),
-            filter,
-            filter_mask,
+            filters,
             rows: count,
         })
     }
@@ -191,13 +213,7 @@ impl ExactDataMatch {
             + self.primary.capacity()
             + self.corroborating.capacity()
             + self.index.memory_bytes()
-            + self.filter.capacity() * 8
-    }
-
-    #[inline]
-    fn maybe_word(&self, hash: u64) -> bool {
-        let bit = hash & self.filter_mask;
-        self.filter[(bit / 64) as usize] & (1 << (bit % 64)) != 0
+            + self.filters.iter().map(Bloom::memory_bytes).sum::<usize>()
     }
 
     /// Records the rows whose indexed values hash to `hash`, found at `start..end`.
@@ -234,7 +250,6 @@ impl Detector for ExactDataMatch {
         let mut reported: Vec<(usize, usize, f32)> = Vec::new();
         for row in hits.chunk_by(|a, b| a.row == b.row) {
             for p in row.iter().filter(|h| self.primary[usize::from(h.column)]) {
-                let mut columns = 0u32;
                 let mut counted: Vec<u8> = Vec::new();
                 for c in row {
                     let disjoint = c.end <= p.start || c.start >= p.end;
@@ -244,13 +259,10 @@ impl Detector for ExactDataMatch {
                         && !counted.contains(&c.column)
                     {
                         counted.push(c.column);
-                        columns += 1;
                     }
                 }
-                if columns == 0 {
-                    continue;
-                }
-                let confidence = match columns {
+                let confidence = match counted.len() {
+                    0 => continue,
                     1 => 0.75,
                     2 => 0.9,
                     _ => 0.95,
@@ -277,28 +289,26 @@ impl Detector for ExactDataMatch {
 impl ExactDataMatch {
     /// Runs of 1..=MAX_WORDS adjacent words.
     fn scan_words(&self, text: &str, hits: &mut Vec<Hit>) {
-        // The last MAX_WORDS words: (hash, start, end, indexed).
-        let mut recent = [(0u64, 0usize, 0usize, false); MAX_WORDS];
+        // The last MAX_WORDS words: (hash, start, indexed).
+        let mut recent = [(0u64, 0usize, false); MAX_WORDS];
         let mut seen = 0usize;
         let mut lower = String::new();
-        for_each_word(text, &mut lower, |word, start, end| {
+        for_each_word(text, &mut lower, |word, start, end, number| {
             let hash = token_hash(&self.keys, word);
-            recent[seen % MAX_WORDS] = (hash, start, end, self.maybe_word(hash));
+            let indexed = self.filters[if number { NUMBER } else { WORD }].may_contain(hash);
+            recent[seen % MAX_WORDS] = (hash, start, indexed);
             seen += 1;
-            // Runs ending at this word, longest run first back to the word alone.
-            let mut chain_hashes = [0u64; MAX_WORDS];
-            let mut n = 0;
-            while n < MAX_WORDS.min(seen) && recent[(seen - 1 - n) % MAX_WORDS].3 {
-                chain_hashes[n] = recent[(seen - 1 - n) % MAX_WORDS].0;
-                n += 1;
+            if !indexed {
+                return;
             }
-            for len in 1..=n {
-                let mut run = [0u64; MAX_WORDS];
-                for (i, slot) in run.iter_mut().take(len).enumerate() {
-                    *slot = chain_hashes[len - 1 - i];
-                }
-                let first = recent[(seen - len) % MAX_WORDS].1;
-                self.lookup(chain(&self.keys, &run[..len]), first, end, hits);
+            // Runs ending at this word, from the word alone back to MAX_WORDS words.
+            let mut run = [0u64; MAX_WORDS];
+            let mut n = 0;
+            while n < MAX_WORDS.min(seen) && recent[(seen - 1 - n) % MAX_WORDS].2 {
+                run[MAX_WORDS - 1 - n] = recent[(seen - 1 - n) % MAX_WORDS].0;
+                n += 1;
+                let first = recent[(seen - n) % MAX_WORDS].1;
+                self.lookup(chain(&self.keys, &run[MAX_WORDS - n..]), first, end, hits);
             }
         });
     }
@@ -306,10 +316,9 @@ impl ExactDataMatch {
     /// E-mail-like tokens around each `@`.
     fn scan_emails(&self, text: &str, hits: &mut Vec<Hit>) {
         let bytes = text.as_bytes();
-        let mut lower = Vec::new();
+        let local = |b: u8| b.is_ascii_alphanumeric() || b".!#$%&'*+-/=?^_`{|}~".contains(&b);
+        let domain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
         for at in memchr::memchr_iter(b'@', bytes) {
-            let local = |b: u8| b.is_ascii_alphanumeric() || b".!#$%&'*+-/=?^_`{|}~".contains(&b);
-            let domain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
             let mut start = at;
             while start > 0 && local(bytes[start - 1]) {
                 start -= 1;
@@ -327,10 +336,8 @@ impl ExactDataMatch {
             if start == at || end == at + 1 {
                 continue;
             }
-            lower.clear();
-            lower.extend(bytes[start..end].iter().map(u8::to_ascii_lowercase));
-            let hash = token_hash(&self.keys, &lower);
-            if self.maybe_word(hash) {
+            let hash = token_hash(&self.keys, &bytes[start..end]);
+            if self.filters[EMAIL].may_contain(hash) {
                 self.lookup(chain(&self.keys, &[hash]), start, end, hits);
             }
         }
@@ -343,9 +350,10 @@ impl ExactDataMatch {
         let mut digits = Vec::new();
         let mut i = 0;
         while i < bytes.len() {
-            if !bytes[i].is_ascii_digit() {
-                i += 1;
-                continue;
+            // Digit runs are rare in prose: jump to the next digit.
+            match bytes[i..].iter().position(u8::is_ascii_digit) {
+                Some(next) => i += next,
+                None => break,
             }
             // A run of digit groups joined by short separators.
             groups.clear();
@@ -376,7 +384,7 @@ impl ExactDataMatch {
                         continue;
                     }
                     let hash = token_hash(&self.keys, &digits);
-                    if self.maybe_word(hash) {
+                    if self.filters[NUMBER].may_contain(hash) {
                         self.lookup(chain(&self.keys, &[hash]), groups[first].0, groups[last].1, hits);
                     }
                 }
@@ -385,8 +393,10 @@ impl ExactDataMatch {
     }
 }
 
-/// Calls `f` with each maximal run of letters and digits, lowercased, and its byte span.
-fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(&[u8], usize, usize)) {
+/// Calls `f` with each maximal run of letters and digits (as its bytes when ASCII, which
+/// [`token_hash`] case-folds, else lowercased into `lower`), its byte span, and whether it is
+/// all digits.
+fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(&[u8], usize, usize, bool)) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -406,12 +416,14 @@ fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(&[u8], usize,
         }
         let start = i;
         let mut ascii = true;
+        let mut letters = false;
         while i < bytes.len() {
             let b = bytes[i];
             if b < 0x80 {
                 if !b.is_ascii_alphanumeric() {
                     break;
                 }
+                letters |= b > b'9';
                 i += 1;
             } else {
                 let c = text[i..].chars().next().unwrap_or(' ');
@@ -422,13 +434,13 @@ fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(&[u8], usize,
                 i += c.len_utf8();
             }
         }
-        lower.clear();
         if ascii {
-            lower.extend(bytes[start..i].iter().map(|&b| b.to_ascii_lowercase() as char));
+            f(&bytes[start..i], start, i, !letters);
         } else {
+            lower.clear();
             lower.extend(text[start..i].chars().flat_map(char::to_lowercase));
+            f(lower.as_bytes(), start, i, false);
         }
-        f(lower.as_bytes(), start, i);
     }
 }
 
@@ -436,15 +448,17 @@ fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(&[u8], usize,
 fn tokens(value: &str) -> Tokens {
     let value = value.trim();
     if value.contains('@') && !value.contains(char::is_whitespace) {
-        return if value.len() >= 3 { Tokens::One(value.to_ascii_lowercase()) } else { Tokens::None };
+        return if value.len() >= 3 { Tokens::Email(value.to_ascii_lowercase()) } else { Tokens::None };
     }
     if !value.chars().any(char::is_alphabetic) {
         let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-        return if digits.len() >= 4 { Tokens::One(digits) } else { Tokens::None };
+        return if digits.len() >= 4 { Tokens::Number(digits) } else { Tokens::None };
     }
     let mut words = Vec::new();
     let mut lower = String::new();
-    for_each_word(value, &mut lower, |word, _, _| words.push(String::from_utf8_lossy(word).into_owned()));
+    for_each_word(value, &mut lower, |word, _, _, _| {
+        words.push(String::from_utf8_lossy(word).to_lowercase());
+    });
     if words.iter().map(String::len).sum::<usize>() < 3 {
         return Tokens::None;
     }
@@ -468,17 +482,22 @@ fn fmix64(mut x: u64) -> u64 {
     x ^ (x >> 33)
 }
 
-/// Keyed hash of one token.
+/// Keyed hash of one token, ASCII case folded: every byte is hashed with its `0x20` bit set,
+/// which lowercases ASCII letters and leaves digits alone, so a word is hashed straight from
+/// the text whatever its case. (It also merges `@` with `` ` `` and the like, harmlessly.)
 #[inline]
 fn token_hash(keys: &[u64; 2], bytes: &[u8]) -> u64 {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
     let mut h = keys[0] ^ (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default()) | FOLD;
         h = (h ^ word).wrapping_mul(0x2127_599b_f432_5c37).rotate_left(29);
     }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    let mut tail = [0x20u8; 8];
+    for (slot, &b) in tail.iter_mut().zip(chunks.remainder()) {
+        *slot = b | 0x20;
+    }
     h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0x2127_599b_f432_5c37);
     fmix64(h ^ keys[1])
 }
@@ -632,7 +651,6 @@ mod tests {
         let mut memory: Vec<u8> = Vec::new();
         memory.extend(edm.label.as_bytes());
         memory.extend(edm.keys.iter().flat_map(|k| k.to_le_bytes()));
-        memory.extend(edm.filter.iter().flat_map(|k| k.to_le_bytes()));
         for entry in 0..edm.index.len() {
             memory.extend(edm.index.value(entry).to_le_bytes());
         }
@@ -679,8 +697,8 @@ mod tests {
 
     #[test]
     fn value_tokenisation() {
-        assert_eq!(tokens(" Jane.Doe@Example.COM "), Tokens::One("jane.doe@example.com".into()));
-        assert_eq!(tokens("+1 (555) 010-2030"), Tokens::One("15550102030".into()));
+        assert_eq!(tokens(" Jane.Doe@Example.COM "), Tokens::Email("jane.doe@example.com".into()));
+        assert_eq!(tokens("+1 (555) 010-2030"), Tokens::Number("15550102030".into()));
         assert_eq!(tokens("123"), Tokens::None);
         assert_eq!(tokens("Li"), Tokens::None);
         assert_eq!(tokens("O'Brien-Smith"), Tokens::Words(vec!["o".into(), "brien".into(), "smith".into()]));

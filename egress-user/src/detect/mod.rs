@@ -7,16 +7,23 @@
 //! finding can be redacted in place. A finding never carries the sensitive value itself,
 //! only a salted hash of it.
 pub mod decode;
-pub mod pii;
-pub mod secrets;
-pub mod eval;
 pub mod dictionary;
 pub mod edm;
+pub mod eval;
 pub mod fingerprint;
+pub mod pii;
+pub mod secrets;
 pub mod taint;
 
-use std::ops::Range;
+use std::{
+    io::Read as _,
+    ops::Range,
+    path::PathBuf,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
 
+use anyhow::Context as _;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -124,16 +131,154 @@ pub struct Finding {
     pub value_hash: String,
 }
 
+/// What the engine loads besides its built-in PII and secret detectors.
+#[derive(Clone, Debug)]
+pub struct DetectionConfig {
+    /// Registered confidential documents (every readable text file below it).
+    pub documents_dir: Option<PathBuf>,
+    /// Share of a document's fingerprints a payload must carry to be reported, in (0, 1].
+    pub document_min_share: f32,
+    /// Terminology files, one term per line.
+    pub dictionaries: Vec<PathBuf>,
+    pub edm: Vec<EdmSource>,
+    pub taint_ttl: Duration,
+    pub taint_max_fingerprints: usize,
+    pub max_decode_depth: u8,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        Self {
+            documents_dir: None,
+            document_min_share: 0.3,
+            dictionaries: Vec::new(),
+            edm: Vec::new(),
+            taint_ttl: taint::TaintConfig::default().ttl,
+            taint_max_fingerprints: taint::TaintConfig::default().max_entries,
+            max_decode_depth: 3,
+        }
+    }
+}
+
+/// One exact-data-match table: a CSV with a header row.
+#[derive(Clone, Debug)]
+pub struct EdmSource {
+    pub file: PathBuf,
+    pub primary: Vec<String>,
+    pub corroborating: Vec<String>,
+}
+
+impl From<&crate::policy::DetectionSettings> for DetectionConfig {
+    fn from(settings: &crate::policy::DetectionSettings) -> Self {
+        Self {
+            documents_dir: settings.documents.as_ref().map(|documents| documents.dir.clone()),
+            document_min_share: settings.documents.as_ref().map_or(0.3, |documents| documents.min_share as f32),
+            dictionaries: settings.dictionaries.clone(),
+            edm: settings
+                .edm
+                .iter()
+                .map(|edm| EdmSource {
+                    file: edm.file.clone(),
+                    primary: edm.primary.clone(),
+                    corroborating: edm.corroborating.clone(),
+                })
+                .collect(),
+            taint_ttl: Duration::from_secs(settings.taint.ttl_seconds),
+            taint_max_fingerprints: settings.taint.max_fingerprints,
+            max_decode_depth: settings.max_decode_depth,
+        }
+    }
+}
+
+/// The remembered responses of taint sources, shared with the taint detector.
+#[derive(Clone)]
+pub struct TaintHandle(Arc<RwLock<taint::TaintStore>>);
+
+impl TaintHandle {
+    /// Remembers what the agent read from a sensitive source.
+    pub fn remember(&self, source: &str, text: &str) {
+        let mut store = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        store.remember(source, text, Instant::now());
+    }
+
+    /// Forgets what has expired.
+    pub fn purge(&self) {
+        self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner).purge(Instant::now());
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).memory_bytes()
+    }
+}
+
 /// The detectors, built once.
 pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
     salt: [u8; 16],
     max_decode_depth: u8,
+    taint: TaintHandle,
+    memory: Vec<(&'static str, usize)>,
 }
 
 impl Engine {
+    /// The built-in PII and secret detectors only.
+    pub fn builtin() -> Self {
+        Self::from_config(&DetectionConfig::default()).expect("the built-in detectors need no files")
+    }
+
+    /// Built-in detectors plus the documents, dictionaries, EDM tables and taint store the
+    /// configuration names. Files are read and compiled here, once.
+    pub fn from_config(config: &DetectionConfig) -> anyhow::Result<Self> {
+        let salt = random_salt()?;
+        let mut detectors: Vec<Box<dyn Detector>> = pii::detectors();
+        detectors.extend(secrets::detectors());
+        let mut memory = Vec::new();
+        if let Some(dir) = &config.documents_dir {
+            let index = fingerprint::DocumentIndex::from_dir(dir, config.document_min_share)
+                .with_context(|| format!("fingerprinting the documents in {}", dir.display()))?;
+            memory.push(("documents", index.memory_bytes()));
+            detectors.push(Box::new(index));
+        }
+        if !config.dictionaries.is_empty() {
+            let dictionary =
+                dictionary::Dictionary::from_files(&config.dictionaries).context("loading dictionaries")?;
+            memory.push(("dictionaries", dictionary.memory_bytes()));
+            detectors.push(Box::new(dictionary));
+        }
+        for source in &config.edm {
+            let primary: Vec<&str> = source.primary.iter().map(String::as_str).collect();
+            let corroborating: Vec<&str> = source.corroborating.iter().map(String::as_str).collect();
+            let edm = edm::ExactDataMatch::from_csv(&source.file, &primary, &corroborating, &salt)
+                .with_context(|| format!("loading exact data match table {}", source.file.display()))?;
+            memory.push(("edm", edm.memory_bytes()));
+            detectors.push(Box::new(edm));
+        }
+        let store = Arc::new(RwLock::new(taint::TaintStore::new(taint::TaintConfig {
+            ttl: config.taint_ttl,
+            max_entries: config.taint_max_fingerprints,
+            ..taint::TaintConfig::default()
+        })));
+        detectors.push(Box::new(taint::TaintDetector::new(Arc::clone(&store))));
+        Ok(Self { detectors, salt, max_decode_depth: config.max_decode_depth, taint: TaintHandle(store), memory })
+    }
+
+    /// An engine with exactly these detectors (tests, tools with a custom set); its taint
+    /// store is not consulted unless a detector on it is among them.
     pub fn new(detectors: Vec<Box<dyn Detector>>, salt: [u8; 16], max_decode_depth: u8) -> Self {
-        Self { detectors, salt, max_decode_depth }
+        let store = Arc::new(RwLock::new(taint::TaintStore::new(taint::TaintConfig::default())));
+        Self { detectors, salt, max_decode_depth, taint: TaintHandle(store), memory: Vec::new() }
+    }
+
+    /// Where the taint sources' responses are remembered.
+    pub fn taint(&self) -> &TaintHandle {
+        &self.taint
+    }
+
+    /// Estimated memory of the loaded documents, dictionaries, EDM tables and taint store.
+    pub fn memory_bytes(&self) -> Vec<(&'static str, usize)> {
+        let mut memory = self.memory.clone();
+        memory.push(("taint", self.taint.memory_bytes()));
+        memory
     }
 
     /// All findings in a payload, sorted by position; the same detector matching the same
@@ -171,6 +316,34 @@ impl Engine {
         hasher.update(self.salt);
         hasher.update(value.as_bytes());
         hex::encode(&hasher.finalize()[..8])
+    }
+}
+
+/// A fresh salt for value hashes and EDM tables: hashes are comparable within one daemon's
+/// life, never across hosts or restarts (so they cannot be looked up in a table).
+fn random_salt() -> anyhow::Result<[u8; 16]> {
+    let mut salt = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut salt))
+        .context("reading /dev/urandom for a salt")?;
+    Ok(salt)
+}
+
+/// Whether `name` is a detector of `category` that this build knows: the policy refuses
+/// unknown detector names in `on_findings` (a typo there would silently never match).
+pub fn is_known_detector(category: Category, name: &str) -> bool {
+    known_detectors(category).contains(&name)
+}
+
+/// The detector names of a category, for validation and error messages.
+pub fn known_detectors(category: Category) -> Vec<&'static str> {
+    match category {
+        Category::Pii => pii::NAMES.to_vec(),
+        Category::Secret => secrets::SecretScanner::format_names(),
+        Category::Document => vec!["document"],
+        Category::Dictionary => vec!["dictionary"],
+        Category::Edm => vec!["edm"],
+        Category::Taint => vec!["taint"],
     }
 }
 
@@ -226,23 +399,5 @@ mod tests {
         assert_eq!(finding.json_path.as_deref(), Some("$.messages[0].content"));
         assert_eq!(finding.value_hash.len(), 16);
         assert!(!serde_json::to_string(finding).expect("json").contains("\"secret\""));
-    }
-}
-
-/// Whether `name` is a detector of `category` that this build knows: the policy refuses
-/// unknown detector names in `on_findings` (a typo there would silently never match).
-pub fn is_known_detector(category: Category, name: &str) -> bool {
-    known_detectors(category).contains(&name)
-}
-
-/// The detector names of a category, for error messages.
-pub fn known_detectors(category: Category) -> &'static [&'static str] {
-    match category {
-        Category::Pii => &[],
-        Category::Secret => &[],
-        Category::Document => &["document"],
-        Category::Dictionary => &["dictionary"],
-        Category::Edm => &["edm"],
-        Category::Taint => &["taint"],
     }
 }

@@ -5,10 +5,10 @@
 //! in a [`TaintStore`], as two kinds of 64-bit keys, each with the source's name and an
 //! expiry:
 //! - winnowed fingerprints of the text, normalised as in [`super::fingerprint`], with a
-//!   smaller [`TAINT_K`] = 16 and [`TAINT_W`] = 8 than documents: a shared run of 23 letters
-//!   and digits (one customer record: `Jane Doe, jane.doe@example.com`) is guaranteed a
-//!   shared fingerprint, and about a fifth of positions are kept, so a single record yields
-//!   several;
+//!   smaller [`TAINT_K`] = 16 and [`TAINT_W`] = 16 than documents: a shared run of 31
+//!   letters and digits (about six words, one customer record such as `Jane Doe,
+//!   jane.doe@example.com`) is guaranteed a shared fingerprint, and one position in nine is
+//!   kept, so a copied sentence yields several;
 //! - exact values: every token of at least [`MIN_VALUE_CHARS`] letters and digits that holds a
 //!   digit or an `@` (e-mail addresses, account, phone and order numbers, identifiers), hashed
 //!   alone, so one such value is caught even where it is too short for a fingerprint. A token
@@ -32,7 +32,7 @@ use super::{Category, Detector, Match};
 /// k of taint fingerprints, in normalised bytes (see the module docs).
 pub const TAINT_K: usize = 16;
 /// Winnowing window of taint fingerprints, in k-grams.
-pub const TAINT_W: usize = 8;
+pub const TAINT_W: usize = 16;
 /// Shortest exact value remembered, in letters and digits.
 pub const MIN_VALUE_CHARS: usize = 8;
 
@@ -257,37 +257,53 @@ impl Detector for TaintDetector {
     }
 }
 
+/// Bytes that make up value tokens: ASCII letters and digits, `@._-+%`, and every byte of
+/// a non-ASCII character.
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'@' | b'.' | b'_' | b'-' | b'+' | b'%') || c >= 0x80;
+        b += 1;
+    }
+    table
+};
+
 /// Calls `f` with each value token that qualifies (see the module docs): its normal form
 /// (lowercased letters, digits and `@`) and its byte span.
 fn for_each_value(text: &str, normal: &mut Vec<u8>, mut f: impl FnMut(&[u8], usize, usize)) {
     let bytes = text.as_bytes();
-    let is_token =
-        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'@' | b'.' | b'_' | b'-' | b'+' | b'%') || b >= 0x80;
     let mut i = 0;
     while i < bytes.len() {
-        if !is_token(bytes[i]) {
+        if !TOKEN[bytes[i] as usize] {
             i += 1;
             continue;
         }
         let start = i;
-        while i < bytes.len()
-            && (is_token(bytes[i])
-                || (bytes[i] == b' '
-                    && i > start
-                    && bytes[i - 1].is_ascii_digit()
-                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)))
-        {
+        let mut digit_or_at = false;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if TOKEN[b as usize] {
+                digit_or_at |= b.is_ascii_digit() || b == b'@';
+            } else if !(b == b' ' && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+            {
+                break;
+            }
             i += 1;
+        }
+        // Most tokens are words: no digit, no `@`.
+        if !digit_or_at || i - start < MIN_VALUE_CHARS {
+            continue;
         }
         // Non-ASCII bytes are taken whole (never split inside a character); only letters and
         // digits among them count.
         let token = &text[start..i];
         normal.clear();
-        let (mut digit_or_at, mut chars) = (false, 0);
+        let mut chars = 0;
         for c in token.chars() {
             if c.is_ascii_alphanumeric() || c == '@' {
                 normal.push(c.to_ascii_lowercase() as u8);
-                digit_or_at |= !c.is_ascii_alphabetic();
                 chars += usize::from(c != '@');
             } else if c.is_alphanumeric() {
                 for lower in c.to_lowercase() {
@@ -297,7 +313,7 @@ fn for_each_value(text: &str, normal: &mut Vec<u8>, mut f: impl FnMut(&[u8], usi
                 chars += 1;
             }
         }
-        if digit_or_at && chars >= MIN_VALUE_CHARS {
+        if chars >= MIN_VALUE_CHARS {
             // The span leaves out leading and trailing punctuation (`jane@x.org.` ends a sentence).
             let trimmed = token.trim_matches(|c: char| !c.is_alphanumeric());
             let lead = token.len() - token.trim_start_matches(|c: char| !c.is_alphanumeric()).len();

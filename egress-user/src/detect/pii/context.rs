@@ -197,6 +197,8 @@ pub(super) struct Context {
     families: Vec<u32>,
     /// Whether a word must also end at a word boundary (short words inside longer ones mislead).
     whole: Vec<bool>,
+    /// Longest word, in bytes.
+    longest: usize,
 }
 
 impl Context {
@@ -220,37 +222,86 @@ impl Context {
             .iter()
             .map(|(w, _)| w.len() <= 3 && w.bytes().last().is_some_and(|c| c.is_ascii_alphanumeric()))
             .collect();
-        Self { automaton, families: words.iter().map(|(_, f)| *f).collect(), whole }
+        let longest = words.iter().map(|(w, _)| w.len()).max().unwrap_or(0);
+        Self { automaton, families: words.iter().map(|(_, f)| *f).collect(), whole, longest }
     }
 
-    /// Families of the context words in `text[from..to]` (clamped to the text).
-    pub(super) fn families(&self, text: &[u8], from: usize, to: usize) -> u32 {
+    /// Calls `hit(start, end, families)` for each context word inside `text[from..to]`.
+    fn each(&self, text: &[u8], from: usize, to: usize, mut hit: impl FnMut(usize, usize, u32)) {
         let to = to.min(text.len());
         let from = from.min(to);
-        let window = &text[from..to];
-        let mut mask = 0;
-        for m in self.automaton.find_overlapping_iter(window) {
-            let (s, e) = (m.start(), m.end());
+        for m in self.automaton.find_overlapping_iter(&text[from..to]) {
+            let (s, e) = (from + m.start(), from + m.end());
             // A word counts only where it starts a word, and short ones only as whole words.
-            let starts = if s == 0 {
-                from == 0 || !text[from - 1].is_ascii_alphanumeric()
-            } else {
-                !window[s - 1].is_ascii_alphanumeric()
-            };
-            if !starts {
+            if s > 0 && text[s - 1].is_ascii_alphanumeric() {
                 continue;
             }
             let id = m.pattern().as_usize();
-            if self.whole[id] && text.get(from + e).is_some_and(u8::is_ascii_alphanumeric) {
+            if self.whole[id] && text.get(e).is_some_and(u8::is_ascii_alphanumeric) {
                 continue;
             }
-            mask |= self.families[id];
+            hit(s, e, self.families[id]);
         }
+    }
+
+    /// Families of the context words inside `text[from..to]`.
+    pub(super) fn families(&self, text: &[u8], from: usize, to: usize) -> u32 {
+        let mut mask = 0;
+        self.each(text, from, to, |_, _, f| mask |= f);
         mask
     }
 
     /// Families of the context words in the [`BEFORE`] bytes before `start`.
     pub(super) fn before(&self, text: &[u8], start: usize) -> u32 {
         self.families(text, start.saturating_sub(BEFORE), start)
+    }
+}
+
+/// Context words found so far in one text. Nearby candidates have overlapping windows; this
+/// searches each stretch of text once instead of once per candidate.
+pub(super) struct Cache<'c> {
+    ctx: &'c Context,
+    /// `text[lo..hi]` has been searched; `hits` holds its words in order of their end.
+    lo: usize,
+    hi: usize,
+    hits: Vec<(usize, usize, u32)>,
+}
+
+impl<'c> Cache<'c> {
+    pub(super) fn new(ctx: &'c Context) -> Self {
+        Self { ctx, lo: 0, hi: 0, hits: Vec::new() }
+    }
+
+    /// Same as [`Context::before`].
+    pub(super) fn before(&mut self, text: &[u8], start: usize) -> u32 {
+        let start = start.min(text.len());
+        let from = start.saturating_sub(BEFORE);
+        if from >= self.lo && from <= self.hi {
+            if start > self.hi {
+                // Extend to the right; words ending by `hi` are known already.
+                let (known, hits) = (self.hi, &mut self.hits);
+                let rescan = known.saturating_sub(self.ctx.longest).max(self.lo);
+                self.ctx.each(text, rescan, start, |s, e, f| {
+                    if e > known {
+                        hits.push((s, e, f));
+                    }
+                });
+                self.hi = start;
+            }
+        } else {
+            self.hits.clear();
+            let hits = &mut self.hits;
+            self.ctx.each(text, from, start, |s, e, f| hits.push((s, e, f)));
+            (self.lo, self.hi) = (from, start);
+        }
+        let mut mask = 0;
+        for &(s, e, f) in self.hits.iter().rev() {
+            if e <= start && s >= from {
+                mask |= f;
+            } else if e < from {
+                break;
+            }
+        }
+        mask
     }
 }

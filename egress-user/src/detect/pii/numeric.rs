@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::checksum as ck;
-use super::context::{self as cx, Context};
+use super::context::{self as cx, Cache, Context};
 use super::{address, dates, tables};
 use crate::detect::{Category, Detector, Match};
 
@@ -65,13 +65,15 @@ impl Numeric {
 impl Detector for Numeric {
     fn scan(&self, text: &str, out: &mut Vec<Match>) {
         let b = text.as_bytes();
+        let mut toks = [Tok::default(); MAX_TOKENS];
+        let mut cache = Cache::new(&self.ctx);
         let mut pos = 0;
         while let Some(p) = next_digit(b, pos) {
             let mut s = p;
             while s > pos && b[s - 1].is_ascii_alphanumeric() {
                 s -= 1;
             }
-            let mut scan = Scan::new(self, text, s);
+            let mut scan = Scan::new(self, text, s, &mut toks, &mut cache);
             pos = scan.run(out).max(p + 1);
         }
     }
@@ -120,14 +122,15 @@ fn isolated(b: &[u8], s: usize, e: usize) -> bool {
 }
 
 /// One cluster of tokens around a digit, and the validators that read it.
-struct Scan<'a> {
+struct Scan<'a, 's> {
     det: &'a Numeric,
     text: &'a str,
     b: &'a [u8],
-    toks: [Tok; MAX_TOKENS],
+    toks: &'s mut [Tok; MAX_TOKENS],
     n: usize,
     /// Where scanning resumes when a match reached past the cluster (textual dates, IBANs).
     resume: usize,
+    cache: &'s mut Cache<'a>,
     /// Memo of the context families before one position.
     ctx_at: usize,
     ctx_mask: u32,
@@ -141,10 +144,15 @@ macro_rules! attempt {
     };
 }
 
-impl<'a> Scan<'a> {
-    fn new(det: &'a Numeric, text: &'a str, s: usize) -> Self {
+impl<'a, 's> Scan<'a, 's> {
+    fn new(
+        det: &'a Numeric,
+        text: &'a str,
+        s: usize,
+        toks: &'s mut [Tok; MAX_TOKENS],
+        cache: &'s mut Cache<'a>,
+    ) -> Self {
         let b = text.as_bytes();
-        let mut toks = [Tok::default(); MAX_TOKENS];
         toks[0] = Tok::at(b, s);
         let mut n = 1;
         while n < MAX_TOKENS {
@@ -165,7 +173,7 @@ impl<'a> Scan<'a> {
             toks[n] = t;
             n += 1;
         }
-        Self { det, text, b, toks, n, resume: 0, ctx_at: usize::MAX, ctx_mask: 0 }
+        Self { det, text, b, toks, n, resume: 0, cache, ctx_at: usize::MAX, ctx_mask: 0 }
     }
 
     fn run(&mut self, out: &mut Vec<Match>) -> usize {
@@ -261,7 +269,7 @@ impl<'a> Scan<'a> {
     fn ctx(&mut self, start: usize) -> u32 {
         if self.ctx_at != start {
             self.ctx_at = start;
-            self.ctx_mask = self.det.ctx.before(self.b, start);
+            self.ctx_mask = self.cache.before(self.b, start);
         }
         self.ctx_mask
     }

@@ -148,9 +148,9 @@ fn keyword_at(t: &[u8], root_start: usize, root_end: usize, generic: bool) -> Op
     {
         id_start -= 1;
     }
-    let found = KEYWORDS.iter().find_map(|k| {
-        ends_with_norm(t, id_start, root_end, k.norm.as_bytes(), generic).map(|at| (k, at))
-    })?;
+    let found = KEYWORDS
+        .iter()
+        .find_map(|k| ends_with_norm(t, id_start, root_end, k.norm.as_bytes(), generic).map(|at| (k, at)))?;
     let (keyword, at) = found;
     if matches!(keyword.norm, "pass" | "pwd") && at > 0 && t[at - 1].is_ascii_alphabetic() {
         // `bypass`, `compass`; but `dbPass` is a camelCase boundary.
@@ -255,12 +255,16 @@ fn closing_quote(t: &[u8], from: usize, q: u8) -> Option<usize> {
 
 fn is_unquoted_end(b: u8) -> bool {
     b.is_ascii_whitespace()
-        || matches!(b, b',' | b';' | b'&' | b'"' | b'\'' | b'`' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'\\')
+        || matches!(
+            b,
+            b',' | b';' | b'&' | b'"' | b'\'' | b'`' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'\\'
+        )
 }
 
 /// `Server=x;User Id=y;Password=z;`, `jdbc:...?password=`, `postgres://...?password=`.
 fn connection_context(t: &[u8], id_start: usize, value_end: usize) -> bool {
-    let line_start = t[..id_start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1).max(id_start.saturating_sub(300));
+    let line_start =
+        t[..id_start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1).max(id_start.saturating_sub(300));
     let before = &t[line_start..id_start];
     let semicolon_pairs = (before.contains(&b';') && before.contains(&b'=')) || t.get(value_end) == Some(&b';');
     semicolon_pairs
@@ -283,8 +287,8 @@ fn judge_value(keyword: &Keyword, v: &[u8], quoted: bool) -> Option<(f32, &'stat
         return None;
     }
     let classes = Classes::of(v);
-    let identifier =
-        v.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.') && v[0].is_ascii_alphabetic();
+    let identifier = v.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.')
+        && v[0].is_ascii_alphabetic();
     if !quoted && identifier && v.contains(&b'.') {
         // `e.apiKey`, `config.secret`: an expression.
         return None;
@@ -687,7 +691,11 @@ pub(crate) fn aws_pair(t: &[u8], start: usize, end: usize) -> Option<(usize, usi
             p += 1;
         }
         let tok = &t[s..p];
-        if s != start && tok.len() == 40 && tok.iter().all(|&b| has(B64, b)) && aws_secret_shape(tok) && !looks_fake(tok)
+        if s != start
+            && tok.len() == 40
+            && tok.iter().all(|&b| has(B64, b))
+            && aws_secret_shape(tok)
+            && !looks_fake(tok)
         {
             return Some((s, p));
         }

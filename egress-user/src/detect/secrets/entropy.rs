@@ -61,7 +61,9 @@ pub(crate) fn is_hex(s: &[u8]) -> bool {
 /// those are caught by their context rules instead).
 pub(crate) fn is_uuid(s: &[u8]) -> bool {
     s.len() == 36
-        && s.iter().enumerate().all(|(i, &b)| if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { b.is_ascii_hexdigit() })
+        && s.iter()
+            .enumerate()
+            .all(|(i, &b)| if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { b.is_ascii_hexdigit() })
 }
 
 /// Hex of a digest's length (MD5, SHA-1 / git, SHA-256, SHA-384, SHA-512).

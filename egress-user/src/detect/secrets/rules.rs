@@ -278,8 +278,13 @@ pub(crate) static RULES: &[Rule] = &[
     rule("slack_webhook_url", "hooks.slack.com/triggers/", &[Run(set(b"A-Za-z0-9/"), 30, 200)], 0.9).label(),
     rule("slack_webhook_url", "hooks.slack.com/workflows/", &[Run(set(b"A-Za-z0-9/"), 30, 200)], 0.9).label(),
     // --- Discord, Telegram, Microsoft Teams
-    rule("discord_webhook_url", "discord.com/api/webhooks/", &[Run(DIGIT, 17, 20), Lit("/"), Run(URLSAFE, 60, 72)], 0.95)
-        .label(),
+    rule(
+        "discord_webhook_url",
+        "discord.com/api/webhooks/",
+        &[Run(DIGIT, 17, 20), Lit("/"), Run(URLSAFE, 60, 72)],
+        0.95,
+    )
+    .label(),
     rule(
         "discord_webhook_url",
         "discordapp.com/api/webhooks/",
@@ -299,10 +304,17 @@ pub(crate) static RULES: &[Rule] = &[
     rule("square_access_token", "EAAA", &[Run(URLSAFE, 60, 60)], 0.8),
     rule("square_access_token", "sq0atp-", &[Run(URLSAFE, 22, 22)], 0.9),
     rule("square_oauth_secret", "sq0csp-", &[Run(URLSAFE, 43, 43)], 0.9),
-    rule("braintree_access_token", "access_token$production$", &[Run(LOW_ALNUM, 16, 16), Lit("$"), Run(HEX, 32, 32)], 0.95),
+    rule(
+        "braintree_access_token",
+        "access_token$production$",
+        &[Run(LOW_ALNUM, 16, 16), Lit("$"), Run(HEX, 32, 32)],
+        0.95,
+    ),
     rule("braintree_access_token", "access_token$sandbox$", &[Run(LOW_ALNUM, 16, 16), Lit("$"), Run(HEX, 32, 32)], 0.5),
-    rule("plaid_access_token", "access-production-", &[Run(HEX_DASH, 36, 36)], 0.85).check(Check::Custom(ends_with_uuid)),
-    rule("plaid_access_token", "access-development-", &[Run(HEX_DASH, 36, 36)], 0.5).check(Check::Custom(ends_with_uuid)),
+    rule("plaid_access_token", "access-production-", &[Run(HEX_DASH, 36, 36)], 0.85)
+        .check(Check::Custom(ends_with_uuid)),
+    rule("plaid_access_token", "access-development-", &[Run(HEX_DASH, 36, 36)], 0.5)
+        .check(Check::Custom(ends_with_uuid)),
     rule("flutterwave_secret_key", "FLWSECK-", &[Run(HEX, 32, 32), Lit("-X")], 0.9),
     rule("flutterwave_secret_key", "FLWSECK_TEST-", &[Run(HEX, 32, 32), Lit("-X")], 0.45),
     rule("shopify_access_token", "shpat_", &[Run(HEX_ANY, 32, 32)], 0.95),
@@ -397,7 +409,8 @@ pub(crate) static RULES: &[Rule] = &[
     rule("alibaba_access_key_id", "LTAI", &[Run(ALNUM, 12, 20)], 0.8),
     rule("tencent_secret_id", "AKID", &[Run(ALNUM, 32, 32)], 0.75),
     rule("onepassword_service_account_token", "ops_eyJ", &[Run(URLSAFE_EQ, 100, 4000)], 0.95),
-    rule("onepassword_secret_key", "A3-", &[Run(UP_ALNUM_DASH, 30, 40)], 0.9).check(Check::Custom(onepassword_key_shape)),
+    rule("onepassword_secret_key", "A3-", &[Run(UP_ALNUM_DASH, 30, 40)], 0.9)
+        .check(Check::Custom(onepassword_key_shape)),
     rule("hubspot_private_app_token", "pat-na1-", &[Run(HEX_DASH, 36, 36)], 0.9).check(Check::Custom(ends_with_uuid)),
     rule("hubspot_private_app_token", "pat-eu1-", &[Run(HEX_DASH, 36, 36)], 0.9).check(Check::Custom(ends_with_uuid)),
     rule("firebase_cloud_messaging_key", ":APA91b", &[Run(URLSAFE, 130, 140)], 0.95)

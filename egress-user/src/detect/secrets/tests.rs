@@ -334,8 +334,9 @@ fn provider_tokens_by_hand() {
     let discord = format!("https://discord.com/api/webhooks/112233445566778899/{}", rng.from(B62, 68));
     assert_finds(&discord, "discord_webhook_url", &discord["https://discord.com/api/webhooks/".len()..]);
     let azure_key = format!("{}==", rng.from(B64S, 86));
-    let conn =
-        format!("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={azure_key};EndpointSuffix=core.windows.net");
+    let conn = format!(
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={azure_key};EndpointSuffix=core.windows.net"
+    );
     assert_finds(&conn, "azure_storage_account_key", &azure_key);
 }
 
@@ -383,8 +384,10 @@ fn private_key_blocks_span_begin_to_end() {
         pem_body(&mut rng, 900, "\n")
     );
     assert_finds(&pgp, "private_key", &pgp);
-    let enc =
-        format!("-----BEGIN ENCRYPTED PRIVATE KEY-----\n{}\n-----END ENCRYPTED PRIVATE KEY-----", pem_body(&mut rng, 700, "\n"));
+    let enc = format!(
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{}\n-----END ENCRYPTED PRIVATE KEY-----",
+        pem_body(&mut rng, 700, "\n")
+    );
     assert!(assert_finds(&enc, "private_key", &enc).confidence < 0.9);
     // Truncated paste: no END line.
     let body = pem_body(&mut rng, 300, "\n");
@@ -628,10 +631,7 @@ fn ordinary_text_has_no_secrets() {
     assert_none(&uuids.join("\n"));
     let hashes: Vec<String> = (0..50).map(|i| format!("{}  file{i}.tar.gz", rng.from(HEXL, 64))).collect();
     assert_none(&hashes.join("\n"));
-    assert_none(&format!(
-        "commit {}\nAuthor: A <a@example.com>\n\n    Fix the token refresh\n",
-        rng.from(HEXL, 40)
-    ));
+    assert_none(&format!("commit {}\nAuthor: A <a@example.com>\n\n    Fix the token refresh\n", rng.from(HEXL, 40)));
     assert_none(&chat_json(&mut rng, 4096));
 }
 
@@ -737,7 +737,8 @@ fn chat_json(rng: &mut Rng, size: usize) -> String {
         "Use the token endpoint to refresh credentials before they expire.",
         "The key insight is that the cache keys are derived from the request path.",
     ];
-    let mut messages = vec![r#"{"role":"system","content":"You are a helpful assistant. Answer briefly."}"#.to_string()];
+    let mut messages =
+        vec![r#"{"role":"system","content":"You are a helpful assistant. Answer briefly."}"#.to_string()];
     let mut len = 0;
     while len < size {
         let role = if messages.len() % 2 == 1 { "user" } else { "assistant" };
@@ -872,7 +873,11 @@ fn scratch_profile() {
         let pats = s.automaton.patterns_len();
         let _ = pats;
         for (p, c) in v.iter().take(12) {
-            println!("   pattern {p}: {} per scan, actions {:?}", c / reps, s.actions[*p].iter().map(|a| (a.anchor, a.len)).collect::<Vec<_>>());
+            println!(
+                "   pattern {p}: {} per scan, actions {:?}",
+                c / reps,
+                s.actions[*p].iter().map(|a| (a.anchor, a.len)).collect::<Vec<_>>()
+            );
         }
     }
 }
