@@ -278,10 +278,16 @@ def build(rng, fake):
             parts.append(texts.minified_js(rng))
         parts += [filler(rng, fake, style) for _ in range(rng.randint(0, 2))]
         rng.shuffle(parts)
-        if kind == "openai_chat" and extra > 0.8:  # a vision request with an inline screenshot
+        if kind == "openai_chat" and extra > 0.5:  # a vision request with an inline screenshot
             text = dumps(rng, {"model": "gpt-4o", "messages": [{"role": "user", "content": [
                 {"type": "text", "text": "\n".join(parts)},
                 {"type": "image_url", "image_url": {"url": texts.png_data_url(rng)}}]}]})
+        elif kind == "anthropic_messages" and extra > 0.5:
+            data = texts.png_data_url(rng).split(",", 1)[1]
+            text = dumps(rng, {"model": "claude-sonnet-4-5-20250929", "max_tokens": 1024, "messages": [
+                {"role": "user", "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}},
+                    {"type": "text", "text": "\n".join(parts)}]}]})
         else:
             text = wrap(kind, rng, fake, m, parts)
         add(kind, m, text)

@@ -9,6 +9,11 @@ use std::{
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::{
+    detect::Finding,
+    policy::{Action, MessagePart, SchemaViolation},
+};
+
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditRecord {
     pub ts: String,
@@ -21,7 +26,10 @@ pub struct AuditRecord {
     pub method: Option<String>,
     pub path: Option<String>,
     pub tool: Option<String>,
+    /// The decided action: the most severe of every rule that applied.
     pub action: &'static str,
+    /// What happened to the request: `passed`, `redacted`, `blocked` or `killed`.
+    pub outcome: &'static str,
     /// False in monitor mode: the action was recorded, not applied.
     pub enforced: bool,
     pub reason: String,
@@ -30,8 +38,73 @@ pub struct AuditRecord {
     pub body_sha256: Option<String>,
     /// The body was not seen whole (capture cap, lost events, blocked before it was sent).
     pub truncated: bool,
+    pub findings: Vec<AuditFinding>,
+    pub schema_violations: Vec<AuditViolation>,
+    /// The model's tool call this request carries out, when it is linked to one.
+    pub tool_call_id: Option<String>,
+    /// `requested`, `arguments_differ` or `unrequested`; null where not checked.
+    pub link: Option<&'static str>,
+    /// Spans masked in the agent's buffer before the write.
+    pub redacted: usize,
+    pub review: Option<AuditReview>,
     pub policy_version: String,
     pub mode: &'static str,
+}
+
+/// A finding as the audit log keeps it: where and what kind, never the value.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditFinding {
+    pub category: &'static str,
+    pub detector: &'static str,
+    pub json_path: Option<String>,
+    pub part: Option<MessagePart>,
+    pub action: &'static str,
+    /// The policy rule that gave the action (`tools[2].on_findings.pii`, `class ... default`).
+    pub rule: String,
+    pub start: usize,
+    pub end: usize,
+    pub confidence: f32,
+    pub label: Option<String>,
+    pub value_hash: String,
+}
+
+impl AuditFinding {
+    pub fn new(finding: &Finding, part: Option<MessagePart>, action: Action, rule: String) -> Self {
+        Self {
+            category: finding.category.as_str(),
+            detector: finding.detector,
+            json_path: finding.json_path.clone(),
+            part,
+            action: action.as_str(),
+            rule,
+            start: finding.start,
+            end: finding.end,
+            confidence: finding.confidence,
+            label: finding.label.clone(),
+            value_hash: finding.value_hash.clone(),
+        }
+    }
+}
+
+/// Which field of the body broke which schema rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditViolation {
+    pub pointer: String,
+    pub keyword: String,
+}
+
+impl From<&SchemaViolation> for AuditViolation {
+    fn from(violation: &SchemaViolation) -> Self {
+        Self { pointer: violation.pointer.clone(), keyword: violation.keyword.clone() }
+    }
+}
+
+/// How a review of the request ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditReview {
+    pub id: u64,
+    pub outcome: &'static str,
+    pub by_uid: Option<u32>,
 }
 
 pub struct AuditLog {
@@ -87,11 +160,18 @@ mod tests {
             path: Some("/v1/files".into()),
             tool: Some("openai-files".into()),
             action: "block",
+            outcome: "blocked",
             enforced: true,
             reason: "tool openai-files: action block".into(),
             bytes: 12,
             body_sha256: Some("ab".repeat(32)),
             truncated: false,
+            findings: Vec::new(),
+            schema_violations: Vec::new(),
+            tool_call_id: None,
+            link: None,
+            redacted: 0,
+            review: None,
             policy_version: "f00d".into(),
             mode: "enforce",
         };

@@ -17,25 +17,43 @@ use ipnet::IpNet;
 use tokio::io::unix::AsyncFd;
 
 use crate::{
-    audit::{AuditLog, AuditRecord},
-    cgroup, guardian,
+    api::{self, ApiCall},
+    audit::{AuditLog, AuditRecord, AuditReview},
+    cgroup,
+    detect::{DetectionConfig, Engine},
+    guardian,
     guardian::Guardian,
-    inspector::{ConnectionKey, Inspector, Verdict, Writer},
+    inspector::{ConnectionKey, Effect, Inspector, Judge, REDACTION_MASK, Writer, finish_record},
+    llm::ToolCallLedger,
     loader::{self, Kernel},
     policy::{FailMode, Mode, Policy},
-    procmem, targets,
+    procmem,
+    review::{Resolution, ReviewQueue, ReviewSummary},
+    targets,
 };
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(200);
 /// A daemon silent for this long is taken for dead by the kernel side.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(10);
+/// How often review deadlines are checked.
+const REVIEW_TICK: Duration = Duration::from_millis(250);
+
+/// Where the policy came from, for reloads.
+#[derive(Clone, Debug, Default)]
+pub struct PolicySource {
+    /// The policy file (re-read on SIGHUP and `egress policy reload`); None for the built-in.
+    pub path: Option<PathBuf>,
+    /// `--mode` given on the command line: it stays in force across reloads.
+    pub mode_override: Option<Mode>,
+}
 
 pub struct Options {
     pub cgroups: Vec<PathBuf>,
     pub policy: Policy,
     pub audit: PathBuf,
     pub instance: String,
+    pub source: PolicySource,
 }
 
 /// Monitor mode: where the chunks of one thread's current write have got to.
@@ -52,6 +70,9 @@ pub struct Daemon {
     events: AsyncFd<RingBuf<MapData>>,
     policy: Policy,
     inspector: Inspector,
+    engine: Engine,
+    ledger: ToolCallLedger,
+    reviews: ReviewQueue<HeldWrite>,
     audit: AuditLog,
     inspected: targets::Inspected,
     cgroup_paths: HashMap<u64, String>,
@@ -60,11 +81,15 @@ pub struct Daemon {
     hold_latency: LatencySamples,
     pin_dir: PathBuf,
     guardian: Guardian,
+    source: PolicySource,
+    api: Option<tokio::net::UnixListener>,
+    api_socket: PathBuf,
+    pid_file: PathBuf,
 }
 
 impl Daemon {
     pub fn start(options: Options) -> anyhow::Result<Self> {
-        let Options { cgroups, policy, audit, instance } = options;
+        let Options { cgroups, policy, audit, instance, source } = options;
         let pin_dir = loader::pin_dir(&instance);
         if pin_dir.exists() {
             log::warn!("found the state of a previous {instance} daemon: settling what it held");
@@ -75,6 +100,7 @@ impl Daemon {
             loader::remove_pins(&pin_dir)?;
         }
         let audit = AuditLog::open(&audit)?;
+        let engine = Engine::from_config(&DetectionConfig::from(&policy.detection))?;
         let mut kernel = Kernel::load(pin_dir.clone(), kernel_config(&policy))?;
         beat(&mut kernel.heartbeat)?;
         kernel.attach_global()?;
@@ -92,11 +118,19 @@ impl Daemon {
         // SAFETY: the ring buffer owns its fd and lives inside the AsyncFd until both drop.
         let events = unsafe { AsyncFd::register(kernel.take_events()?) }.context("polling the event ring buffer")?;
         let guardian = Guardian::spawn(&pin_dir)?;
+        let api_socket = api::socket_path(&instance);
+        let api = api::bind(&api_socket)?;
+        let pid_file = Path::new(api::RUN_DIR).join(format!("{instance}.pid"));
+        std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", pid_file.display()))?;
         let mut daemon = Self {
             kernel,
             events,
             policy,
             inspector: Inspector::new(),
+            engine,
+            ledger: ToolCallLedger::default(),
+            reviews: ReviewQueue::default(),
             audit,
             inspected: targets::Inspected::default(),
             cgroup_paths,
@@ -105,6 +139,10 @@ impl Daemon {
             hold_latency: LatencySamples::default(),
             pin_dir,
             guardian,
+            source,
+            api: Some(api),
+            api_socket,
+            pid_file,
         };
         // Loaders first (this daemon's own ld.so is the system's), then what already runs.
         daemon.attach_new_code(std::process::id());
@@ -122,6 +160,7 @@ impl Daemon {
             &daemon.policy.digest[..12],
             daemon.kernel.tls_targets().len()
         );
+        log::info!("review API: {}", daemon.api_socket.display());
         Ok(daemon)
     }
 
@@ -129,6 +168,11 @@ impl Daemon {
     pub async fn run<T>(mut self, stop: impl Future<Output = T>, release_on_exit: bool) -> anyhow::Result<T> {
         let heartbeat = tokio::spawn(beat_forever(guardian::open_heartbeat(&self.pin_dir)?));
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        let mut review_deadlines = tokio::time::interval(REVIEW_TICK);
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let (api_calls, mut api_inbox) = tokio::sync::mpsc::channel(64);
+        let listener = self.api.take().context("the review API was already served")?;
+        let api_server = tokio::spawn(api::serve(listener, api_calls));
         tokio::pin!(stop);
         let served = loop {
             tokio::select! {
@@ -150,9 +194,15 @@ impl Daemon {
                     }
                 }
                 _ = housekeeping.tick() => self.housekeeping(),
+                _ = review_deadlines.tick() => self.expire_reviews(),
+                _ = hangup.recv() => {
+                    let _ = self.reload();
+                }
+                Some(call) = api_inbox.recv() => self.on_api_call(call),
             }
         };
         heartbeat.abort();
+        api_server.abort();
         self.shutdown(release_on_exit)?;
         served
     }
@@ -166,7 +216,11 @@ impl Daemon {
                 self.on_write_chunk(&header, payload)
             }
             kind::READ_DATA => {
-                self.response_bytes += u64::from(header.chunk_len);
+                let payload = header.payload(record).context("data event shorter than its chunk")?;
+                self.response_bytes += payload.len() as u64;
+                let key = ConnectionKey { tgid: header.tgid(), ssl: header.ssl };
+                let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
+                self.inspector.push_read(&mut judge, key, payload);
                 Ok(())
             }
             kind::EXEC | kind::LIBS_CHANGED => {
@@ -180,26 +234,199 @@ impl Daemon {
         }
     }
 
-    /// Enforce mode: the writer is stopped; read its buffer, decide, record, then resume it.
+    /// Enforce mode: the writer is stopped; read its buffer, decide, record, then apply the
+    /// decision and resume it (or keep it held for review).
     fn on_held_write(&mut self, header: &EventHeader) -> anyhow::Result<()> {
         let writer = self.writer(header);
         let key = ConnectionKey { tgid: header.tgid(), ssl: header.ssl };
-        let verdict = match procmem::read(header.tgid(), header.buf, header.total_len as usize) {
-            Ok(bytes) => {
-                let outcome = self.inspector.push(&self.policy, key, &writer, &bytes);
-                if self.record(&outcome.records) { outcome.verdict } else { Verdict::Block }
-            }
+        let bytes = match procmem::read(header.tgid(), header.buf, header.total_len as usize) {
+            Ok(bytes) => bytes,
             Err(error) => {
                 log::warn!("cannot read the write of pid {} ({}): {error}", writer.pid, writer.comm);
-                if self.policy.fail_mode == FailMode::Closed { Verdict::Block } else { Verdict::Pass }
+                let effect = if self.policy.fail_mode == FailMode::Closed { Effect::Block } else { Effect::Pass };
+                return self.apply(header, effect, Vec::new());
             }
         };
-        if verdict == Verdict::Block {
-            self.kernel.denied_threads.insert(&header.pid_tgid, &1, 0).context("marking the thread denied")?;
+        let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
+        let outcome = self.inspector.push(&mut judge, key, &writer, &bytes);
+        let (effect, records) = match outcome.effect {
+            Effect::Redact(ranges) => match mask(header, &ranges) {
+                Ok(()) => (Effect::Redact(ranges), outcome.records),
+                Err(error) => {
+                    let why = format!("redaction failed ({error}): blocked instead");
+                    log::warn!("pid {}: {why}", writer.pid);
+                    let records = outcome
+                        .records
+                        .into_iter()
+                        .map(|mut record| {
+                            record.reason = format!("{}; {why}", record.reason);
+                            record.redacted = 0;
+                            finish_record(&self.policy, record, &Effect::Block)
+                        })
+                        .collect();
+                    (Effect::Block, records)
+                }
+            },
+            effect => (effect, outcome.records),
+        };
+        if effect == Effect::Review {
+            self.hold_for_review(header, &writer, records);
+            return Ok(());
         }
-        self.release(header.pid_tgid);
+        self.apply(header, effect, records)
+    }
+
+    /// Records, then applies an effect to a held write and resumes (or ends) its process. A
+    /// record that cannot be written turns the effect into a block: nothing leaves unrecorded.
+    fn apply(&mut self, header: &EventHeader, effect: Effect, records: Vec<AuditRecord>) -> anyhow::Result<()> {
+        let effect = if self.record(&records) { effect } else { Effect::Block };
+        match effect {
+            Effect::Block => {
+                self.kernel.denied_threads.insert(&header.pid_tgid, &1, 0).context("marking the thread denied")?;
+                self.release(header.pid_tgid);
+            }
+            Effect::Kill => {
+                let _ = self.kernel.held.remove(&header.pid_tgid);
+                // SAFETY: plain kill(2) of the process the policy says to end.
+                unsafe { libc::kill(header.tgid() as libc::pid_t, libc::SIGKILL) };
+                log::warn!("killed pid {} ({}) by policy", header.tgid(), header.comm_str());
+            }
+            Effect::Pass | Effect::Redact(_) | Effect::Review => self.release(header.pid_tgid),
+        }
         self.hold_latency.add(monotonic_ns().saturating_sub(header.ktime_ns));
         Ok(())
+    }
+
+    /// Keeps the writer stopped and queues its request for a person to decide.
+    fn hold_for_review(&mut self, header: &EventHeader, writer: &Writer, records: Vec<AuditRecord>) {
+        let reviewed = records.iter().find(|record| record.action == "review").or(records.first());
+        let summary = ReviewSummary {
+            id: 0,
+            tool: reviewed.and_then(|record| record.tool.clone()),
+            host: reviewed.and_then(|record| record.host.clone()),
+            path: reviewed.and_then(|record| record.path.clone()),
+            pid: writer.pid,
+            comm: writer.comm.clone(),
+            findings: reviewed
+                .map(|record| {
+                    record
+                        .findings
+                        .iter()
+                        .map(|f| format!("{}/{} at {}", f.category, f.detector, f.json_path.as_deref().unwrap_or("-")))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            body_sha256: reviewed.and_then(|record| record.body_sha256.clone()),
+            policy_version: self.policy.digest.clone(),
+            age_seconds: 0,
+            expires_in_seconds: 0,
+        };
+        let id = self.reviews.submit(
+            HeldWrite { header: *header, records },
+            summary,
+            std::time::Instant::now(),
+            self.policy.review_timeout(),
+        );
+        log::info!("review {id}: pid {} ({}) held until a reviewer decides", writer.pid, writer.comm);
+    }
+
+    fn expire_reviews(&mut self) {
+        for (id, held, resolution) in self.reviews.expire(std::time::Instant::now()) {
+            if let Err(error) = self.resolve_review(id, held, resolution) {
+                log::error!("{error:#}");
+            }
+        }
+    }
+
+    fn on_api_call(&mut self, call: ApiCall) {
+        match call {
+            ApiCall::List { reply } => {
+                let _ = reply.send(self.reviews.list(std::time::Instant::now()));
+            }
+            ApiCall::Decide { id, verdict, by_uid, binding, reply } => {
+                let decided = self.reviews.decide(
+                    id,
+                    verdict,
+                    by_uid,
+                    binding.body_sha256.as_deref(),
+                    binding.policy_version.as_deref(),
+                );
+                let answer = match decided {
+                    Ok((held, resolution)) => {
+                        self.resolve_review(id, held, resolution).map_err(|error| format!("{error:#}"))
+                    }
+                    Err(error) => Err(error.to_string()),
+                };
+                let _ = reply.send(answer);
+            }
+            ApiCall::Reload { reply } => {
+                let _ = reply.send(self.reload());
+            }
+        }
+    }
+
+    /// Re-reads the policy file. A policy that fails to load is refused whole and the
+    /// current one stays; a good one replaces the policy, the detectors and the kernel's
+    /// configuration together, before the next event is handled.
+    fn reload(&mut self) -> Result<String, String> {
+        let Some(path) = self.source.path.clone() else {
+            let message = "no --policy file: the built-in default policy cannot be reloaded".to_owned();
+            log::warn!("policy reload refused: {message}");
+            return Err(message);
+        };
+        let loaded = Policy::load(&path).and_then(|mut policy| {
+            if let Some(mode) = self.source.mode_override {
+                policy.mode = mode;
+            }
+            let engine = Engine::from_config(&DetectionConfig::from(&policy.detection))?;
+            Ok((policy, engine))
+        });
+        let (policy, engine) = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                let message = format!("{error:#}");
+                log::error!("policy reload refused: {message}");
+                return Err(message);
+            }
+        };
+        let applied = self
+            .kernel
+            .config
+            .set(0, &kernel_config(&policy), 0)
+            .context("writing the eBPF config")
+            .and_then(|()| self.kernel.set_deny_networks(&deny_networks(&policy)));
+        if let Err(error) = applied {
+            let message = format!("{error:#}");
+            log::error!("policy reload refused: {message}");
+            return Err(message);
+        }
+        self.policy = policy;
+        self.engine = engine;
+        let version = self.policy.digest.clone();
+        log::info!("policy reloaded: {} version {}", self.policy.source_name, &version[..12]);
+        Ok(version)
+    }
+
+    /// Ends a review: approval lets the write through, denial and timeout block it. One
+    /// record per request tells the whole chain.
+    fn resolve_review(&mut self, id: u64, held: HeldWrite, resolution: Resolution) -> anyhow::Result<()> {
+        let (effect, outcome, by_uid) = match resolution {
+            Resolution::Approved { by_uid } => (Effect::Pass, "approved", Some(by_uid)),
+            Resolution::Denied { by_uid } => (Effect::Block, "denied", Some(by_uid)),
+            Resolution::TimedOut => (Effect::Block, "timed_out", None),
+            Resolution::Abandoned => (Effect::Block, "abandoned", None),
+        };
+        log::info!("review {id}: {outcome}");
+        let records = held
+            .records
+            .into_iter()
+            .map(|mut record| {
+                record.review = Some(AuditReview { id, outcome, by_uid });
+                record.ts = crate::audit::timestamp();
+                finish_record(&self.policy, record, &effect)
+            })
+            .collect();
+        self.apply(&held.header, effect, records)
     }
 
     /// Monitor mode: chunks of one write arrive in order; a gap or the capture cap means
@@ -233,7 +460,8 @@ impl Daemon {
                 WriteInProgress { ssl: header.ssl, next_offset: 0, captured_len, total_len: header.total_len },
             );
         }
-        records.extend(self.inspector.push(&self.policy, key, &writer, payload).records);
+        let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
+        records.extend(self.inspector.push(&mut judge, key, &writer, payload).records);
         let write = self.writes.get_mut(&header.pid_tgid).context("write in progress")?;
         write.next_offset = header.offset + payload.len() as u64;
         if write.next_offset >= write.captured_len {
@@ -344,8 +572,16 @@ impl Daemon {
 
     /// Resumes anything held, then either removes every program (`release`: `egress run`, or
     /// fail mode open) or leaves them pinned to drop TLS writes until a daemon is back.
-    fn shutdown(self, release: bool) -> anyhow::Result<()> {
+    fn shutdown(mut self, release: bool) -> anyhow::Result<()> {
         self.report_kernel_counters(log::Level::Info);
+        // A held request nobody decided is not let through by a stopping daemon.
+        for (id, held) in self.reviews.drain() {
+            if let Err(error) = self.resolve_review(id, held, Resolution::Abandoned) {
+                log::error!("{error:#}");
+            }
+        }
+        let _ = std::fs::remove_file(&self.api_socket);
+        let _ = std::fs::remove_file(&self.pid_file);
         let closed_and_kept = !release && self.policy.fail_mode == FailMode::Closed;
         let Self { mut kernel, guardian, pin_dir, .. } = self;
         kernel.heartbeat.set(0, &0, 0).context("clearing the heartbeat")?;
@@ -369,6 +605,20 @@ impl Daemon {
         }
         guardian.dismiss()
     }
+}
+
+/// A write held for review: what is needed to finish it.
+pub struct HeldWrite {
+    header: EventHeader,
+    records: Vec<AuditRecord>,
+}
+
+/// Masks the redacted ranges of a held write in the agent's memory.
+fn mask(header: &EventHeader, ranges: &[std::ops::Range<usize>]) -> std::io::Result<()> {
+    for range in ranges {
+        procmem::write(header.tgid(), header.buf + range.start as u64, &vec![REDACTION_MASK; range.len()])?;
+    }
+    Ok(())
 }
 
 /// Hold durations, kept to report percentiles (bounded: later samples are counted only).

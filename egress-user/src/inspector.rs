@@ -1,16 +1,29 @@
-//! From plaintext to decisions: per TLS connection, the bytes the agent wrote are put back
-//! together into HTTP/1.1 requests, each request is matched against the policy, and each
-//! decision becomes an audit record. No kernel access here, so it is tested without root.
-use std::collections::HashMap;
+//! From plaintext to decisions. Per TLS connection, the bytes the agent wrote are put back
+//! together into HTTP/1.1 requests and the bytes it read into responses. Each request is
+//! matched to a tool, scanned for sensitive content, checked against the tool's schema and
+//! linked to the model's tool calls; every rule that fires gives an action, and the most
+//! severe one decides. Responses feed the taint store (sources) and the tool-call ledger
+//! (LLM providers). No kernel access here, so it is tested without root.
+use std::{
+    collections::{HashMap, VecDeque},
+    ops::Range,
+    time::Instant,
+};
 
 use crate::{
-    audit::{AuditRecord, timestamp},
-    http1::{Progress, Request, RequestAssembler, RequestHead},
-    policy::{Action, Mode, Policy},
+    audit::{AuditFinding, AuditRecord, AuditViolation, timestamp},
+    detect::{Engine, Finding},
+    http1::{Progress, Request, RequestAssembler, RequestHead, ResponseAssembler, ResponseProgress},
+    llm::{self, Link, ProviderFormat, ResponseParser, ToolCallLedger},
+    policy::{Action, MessagePart, Mode, Policy, Tool, ToolClass},
 };
 
 /// Decoded bytes of one body kept for inspection; the rest is hashed and counted only.
 pub const MAX_INSPECTED_BODY: usize = 64 * 1024 * 1024;
+/// Response bytes kept per response for the taint store and the tool-call parser.
+const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
+/// Byte that replaces each redacted byte: ASCII, so the body keeps its length and encoding.
+pub const REDACTION_MASK: u8 = b'*';
 
 /// One TLS connection: the `SSL *` within its process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,20 +42,45 @@ pub struct Writer {
     pub peer: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+/// What happens to the write that was inspected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
     Pass,
+    /// Mask these byte ranges of the write buffer, then let it through.
+    Redact(Vec<Range<usize>>),
+    /// Keep the agent held until a person decides (or the review times out).
+    Review,
     Block,
+    Kill,
 }
 
 #[derive(Debug)]
 pub struct Outcome {
-    pub verdict: Verdict,
+    pub effect: Effect,
+    /// Records of the requests this write completed (or blocked on their headers). For a
+    /// `Review` effect their `outcome` is set when the review ends.
     pub records: Vec<AuditRecord>,
 }
 
+/// Shared state a write is judged with.
+pub struct Judge<'a> {
+    pub policy: &'a Policy,
+    pub engine: &'a Engine,
+    pub ledger: &'a mut ToolCallLedger,
+}
+
+/// What a response is needed for, noted when its request was sent.
+#[derive(Clone, Debug, Default)]
+struct Exchange {
+    source: Option<String>,
+    llm_provider: bool,
+}
+
 struct Connection {
-    assembler: RequestAssembler,
+    requests: RequestAssembler,
+    responses: ResponseAssembler,
+    exchanges: VecDeque<Exchange>,
+    current: Option<(Exchange, ResponseParser)>,
     /// A request of this connection was blocked: the TLS stream is broken from then on, so
     /// every later write on it is refused too (without a new record).
     blocked: bool,
@@ -52,88 +90,121 @@ struct Connection {
 
 impl Connection {
     fn new() -> Self {
-        Self { assembler: RequestAssembler::new(MAX_INSPECTED_BODY), blocked: false, head_recorded: false }
+        Self {
+            requests: RequestAssembler::new(MAX_INSPECTED_BODY),
+            responses: ResponseAssembler::new(MAX_RESPONSE_BODY),
+            exchanges: VecDeque::new(),
+            current: None,
+            blocked: false,
+            head_recorded: false,
+        }
     }
 }
 
+#[derive(Default)]
 pub struct Inspector {
     connections: HashMap<ConnectionKey, Connection>,
 }
 
-impl Default for Inspector {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Inspector {
     pub fn new() -> Self {
-        Self { connections: HashMap::new() }
+        Self::default()
     }
 
-    /// Inspects the next bytes the agent wrote on a connection.
-    pub fn push(&mut self, policy: &Policy, key: ConnectionKey, writer: &Writer, bytes: &[u8]) -> Outcome {
+    /// Inspects the next bytes the agent wrote on a connection. `bytes` is the whole write
+    /// (redaction ranges are offsets into it).
+    pub fn push(&mut self, judge: &mut Judge<'_>, key: ConnectionKey, writer: &Writer, bytes: &[u8]) -> Outcome {
+        let policy = judge.policy;
         let connection = self.connections.entry(key).or_insert_with(Connection::new);
         if connection.blocked {
-            return Outcome { verdict: enforced(policy, Action::Block), records: Vec::new() };
+            return Outcome { effect: enforced(policy, Effect::Block), records: Vec::new() };
         }
-        let mut records = Vec::new();
-        let mut verdict = Verdict::Pass;
-        for progress in connection.assembler.push(bytes) {
-            let record = match progress {
-                Progress::Head(_) => {
-                    connection.head_recorded = false;
-                    continue;
-                }
+        let mut decisions = Vec::new();
+        for progress in connection.requests.push(bytes) {
+            match progress {
+                Progress::Head(_) => connection.head_recorded = false,
                 Progress::Complete(request) => {
-                    if std::mem::take(&mut connection.head_recorded) {
-                        continue;
+                    connection.responses.expect(&request.head.method);
+                    connection.exchanges.push_back(exchange_for(policy, &request.head));
+                    if !std::mem::take(&mut connection.head_recorded) {
+                        decisions.push(judge_request(judge, writer, &request, bytes));
                     }
-                    complete_record(policy, writer, &request)
                 }
-                Progress::NotHttp { reason } => not_http_record(policy, writer, &reason, bytes.len() as u64),
-            };
-            verdict = worse(verdict, record_verdict(policy, &record));
-            records.push(record);
+                Progress::NotHttp { reason } => decisions.push(not_http(policy, writer, &reason, bytes.len() as u64)),
+            }
         }
         // A request whose body is still to come is decided on its head now when that head
         // alone blocks it: its first bytes must not leave either.
-        if let Some(head) = connection.assembler.pending_head()
+        if let Some(head) = connection.requests.pending_head()
             && !connection.head_recorded
+            && let Some(decision) = judge_head(policy, writer, head)
         {
-            let decision = policy.decide(head.host.as_deref(), &head.method, &head.path);
-            if decision.action == Action::Block {
-                let record =
-                    head_record(policy, writer, head, decision.tool.map(|tool| tool.name.clone()), decision.reason);
-                verdict = worse(verdict, record_verdict(policy, &record));
-                records.push(record);
-                connection.head_recorded = true;
-            }
+            decisions.push(decision);
+            connection.head_recorded = true;
         }
-        if verdict == Verdict::Block {
+        let outcome = combine(policy, decisions);
+        if matches!(outcome.effect, Effect::Block | Effect::Kill) {
             connection.blocked = true;
         }
-        Outcome { verdict, records }
+        outcome
     }
 
-    /// Bytes of this connection were lost (not captured: write over the capture cap, or
-    /// ring-buffer drops). The request in flight is recorded as truncated, and parsing starts
-    /// again at the next write, where clients begin their requests.
+    /// Feeds what the agent read on a connection: responses of sources are remembered for
+    /// taint, responses of LLM providers are parsed for the tool calls the model asked for.
+    pub fn push_read(&mut self, judge: &mut Judge<'_>, key: ConnectionKey, bytes: &[u8]) {
+        let Some(connection) = self.connections.get_mut(&key) else {
+            return;
+        };
+        for progress in connection.responses.push(bytes) {
+            match progress {
+                ResponseProgress::Head(head) => {
+                    // Interim 1xx responses answer no request of their own.
+                    if head.status >= 200 {
+                        let exchange = connection.exchanges.pop_front().unwrap_or_default();
+                        connection.current = Some((exchange, ResponseParser::new()));
+                    }
+                }
+                ResponseProgress::BodyChunk(chunk) => {
+                    if let Some((exchange, parser)) = &mut connection.current
+                        && exchange.llm_provider
+                    {
+                        parser.push(&chunk);
+                    }
+                }
+                ResponseProgress::Complete(response) => {
+                    if let Some((exchange, mut parser)) = connection.current.take() {
+                        if let Some(source) = &exchange.source {
+                            judge.engine.taint().remember(source, &String::from_utf8_lossy(&response.body));
+                        }
+                        if exchange.llm_provider {
+                            if !response.head.streaming {
+                                parser.push(&response.body);
+                            }
+                            judge.ledger.record(key.tgid, parser.finish(), Instant::now());
+                        }
+                    }
+                }
+                ResponseProgress::NotHttp { .. } => connection.current = None,
+            }
+        }
+    }
+
+    /// Bytes of this connection's writes were lost (not captured: write over the capture
+    /// cap, or ring-buffer drops). The request in flight is recorded as truncated, and parsing
+    /// starts again at the next write, where clients begin their requests.
     pub fn lose(&mut self, policy: &Policy, key: ConnectionKey, writer: &Writer, why: &str) -> Vec<AuditRecord> {
         let Some(connection) = self.connections.get_mut(&key) else {
             return Vec::new();
         };
         let mut records = Vec::new();
-        if let Some(head) = connection.assembler.pending_head()
+        if let Some(head) = connection.requests.pending_head()
             && !connection.head_recorded
         {
-            let decision = policy.decide(head.host.as_deref(), &head.method, &head.path);
-            let mut record =
-                head_record(policy, writer, head, decision.tool.map(|tool| tool.name.clone()), decision.reason);
-            record.reason = format!("{}; {why}", record.reason);
-            records.push(record);
+            let mut decision = head_decision(policy, writer, head);
+            decision.record.reason = format!("{}; {why}", decision.record.reason);
+            records.push(finish_record(policy, decision.record, &Effect::Pass));
         }
-        connection.assembler = RequestAssembler::new(MAX_INSPECTED_BODY);
+        connection.requests = RequestAssembler::new(MAX_INSPECTED_BODY);
         connection.head_recorded = false;
         records
     }
@@ -142,26 +213,246 @@ impl Inspector {
     pub fn forget_processes(&mut self, alive: impl Fn(u32) -> bool) {
         self.connections.retain(|key, _| alive(key.tgid));
     }
+}
 
-    pub fn connection_count(&self) -> usize {
-        self.connections.len()
+/// One request's decision before the write's decisions are combined.
+struct RequestDecision {
+    action: Action,
+    record: AuditRecord,
+    /// Ranges of the write buffer to mask when the action is `redact`.
+    redactions: Vec<Range<usize>>,
+}
+
+fn exchange_for(policy: &Policy, head: &RequestHead) -> Exchange {
+    let tool = policy.tool_for(head.host.as_deref(), &head.method, &head.path);
+    Exchange {
+        source: policy.source_for(head.host.as_deref(), &head.method, &head.path).map(|source| source.name.clone()),
+        llm_provider: tool.is_some_and(|tool| tool.class == ToolClass::LlmProvider),
     }
 }
 
-fn enforced(policy: &Policy, action: Action) -> Verdict {
-    if policy.mode == Mode::Enforce && action == Action::Block { Verdict::Block } else { Verdict::Pass }
+/// A request decided on its head alone, when its endpoint action already refuses it.
+fn judge_head(policy: &Policy, writer: &Writer, head: &RequestHead) -> Option<RequestDecision> {
+    let decision = head_decision(policy, writer, head);
+    (decision.action >= Action::Block).then_some(decision)
 }
 
-fn record_verdict(policy: &Policy, record: &AuditRecord) -> Verdict {
-    enforced(policy, if record.action == Action::Block.as_str() { Action::Block } else { Action::Allow })
+fn head_decision(policy: &Policy, writer: &Writer, head: &RequestHead) -> RequestDecision {
+    let decision = policy.decide(head.host.as_deref(), &head.method, &head.path);
+    let mut record = base_record(policy, writer, decision.reason);
+    fill_request(&mut record, head, decision.tool);
+    record.bytes = head.content_length.unwrap_or(0);
+    record.truncated = true;
+    RequestDecision { action: decision.action, record, redactions: Vec::new() }
 }
 
-fn worse(a: Verdict, b: Verdict) -> Verdict {
-    if a == Verdict::Block || b == Verdict::Block { Verdict::Block } else { Verdict::Pass }
+/// Every rule that applies to a complete request, and the most severe action among them.
+fn judge_request(judge: &mut Judge<'_>, writer: &Writer, request: &Request, write: &[u8]) -> RequestDecision {
+    let policy = judge.policy;
+    let head = &request.head;
+    let decision = policy.decide(head.host.as_deref(), &head.method, &head.path);
+    let tool = decision.tool;
+    let mut actions = vec![decision.action];
+    let mut reasons = vec![decision.reason];
+    let mut record = base_record(policy, writer, String::new());
+    fill_request(&mut record, head, tool);
+    record.bytes = request.body_len;
+    record.body_sha256 = Some(request.body_sha256.clone());
+    record.truncated = request.body_truncated;
+    if let Some(error) = &request.decode_error {
+        reasons.push(format!("body not decoded: {error}"));
+    }
+
+    let mut redact = Vec::new();
+    if tool.is_none_or(Tool::inspects) {
+        let findings = judge.engine.scan(&request.body);
+        let parts = PartLocator::new(tool, head, &request.body);
+        for finding in &findings {
+            let part = parts.part_of(finding);
+            let (action, rule) = policy.action_for_finding(tool, finding.category, finding.detector, part);
+            if action == Action::Redact {
+                redact.push(finding.start..finding.end);
+            }
+            actions.push(action);
+            record.findings.push(AuditFinding::new(finding, part, action, rule));
+        }
+    }
+    if let Some(tool) = tool {
+        let violations = tool.validate_json_bytes(&request.body);
+        if !violations.is_empty() {
+            let (action, rule) = policy.schema_violation_action(tool);
+            actions.push(action);
+            reasons.push(format!("schema violated ({rule}: {action})"));
+            record.schema_violations = violations.iter().map(AuditViolation::from).collect();
+        }
+        if tool.class != ToolClass::LlmProvider {
+            let link = judge.ledger.link(writer.pid, Some(&tool.name), &request.body, Instant::now());
+            match &link {
+                Link::Requested { tool_call_id } => record.tool_call_id = Some(tool_call_id.clone()),
+                Link::ArgumentsDiffer { tool_call_id, .. } => record.tool_call_id = Some(tool_call_id.clone()),
+                Link::Unrequested => {}
+            }
+            record.link = Some(link_name(&link));
+            if !matches!(link, Link::Requested { .. }) {
+                let (action, rule) = policy.unrequested_action(Some(tool));
+                actions.push(action);
+                reasons.push(format!("{} ({rule}: {action})", link_name(&link)));
+            }
+        }
+    }
+
+    let mut action = Action::most_severe(actions);
+    let mut redactions = Vec::new();
+    if action == Action::Redact {
+        match locate_body(request, write) {
+            Ok(offset) => redactions = redact.iter().map(|span| offset + span.start..offset + span.end).collect(),
+            Err(why) => {
+                action = Action::Block;
+                reasons.push(format!("cannot redact in place ({why}): blocked instead"));
+            }
+        }
+    }
+    if !record.findings.is_empty() {
+        reasons.push(findings_summary(&record.findings));
+    }
+    record.reason = reasons.join("; ");
+    RequestDecision { action, record, redactions }
 }
 
-fn base_record(policy: &Policy, writer: &Writer, action: Action, reason: String) -> AuditRecord {
-    let enforced = policy.mode == Mode::Enforce;
+/// Where the request's body starts in the write being held. Redaction masks the agent's
+/// buffer, so it is possible only when the body is there byte for byte: identity encoding,
+/// no chunked framing, and the whole body inside this one write.
+fn locate_body(request: &Request, write: &[u8]) -> Result<usize, &'static str> {
+    if request.head.chunked {
+        return Err("chunked body");
+    }
+    if request.head.content_encoding.as_deref().is_some_and(|encoding| encoding != "identity") {
+        return Err("content-encoded body");
+    }
+    if request.body_truncated || request.body.len() as u64 != request.body_len {
+        return Err("body not kept whole");
+    }
+    let body = &request.body;
+    if body.len() > write.len() {
+        return Err("body split across writes");
+    }
+    // The body ends the request; the last occurrence in this write is the request's own when
+    // several requests share the write (pipelining), and the bytes compare equal by search.
+    memchr::memmem::rfind(write, body).ok_or("body split across writes")
+}
+
+/// Maps findings of an LLM provider request to the message part they sit in.
+struct PartLocator {
+    format: Option<ProviderFormat>,
+    body: Option<serde_json::Value>,
+}
+
+impl PartLocator {
+    fn new(tool: Option<&Tool>, head: &RequestHead, body: &[u8]) -> Self {
+        let is_llm = tool.is_some_and(|tool| tool.class == ToolClass::LlmProvider);
+        let body: Option<serde_json::Value> = if is_llm { serde_json::from_slice(body).ok() } else { None };
+        let format = body.as_ref().and_then(|body| ProviderFormat::detect(&head.path, body));
+        Self { format, body }
+    }
+
+    fn part_of(&self, finding: &Finding) -> Option<MessagePart> {
+        let (format, body, path) = (self.format?, self.body.as_ref()?, finding.json_path.as_deref()?);
+        llm::part_at(format, body, path).map(|location| message_part(location.part))
+    }
+}
+
+fn message_part(part: llm::Part) -> MessagePart {
+    match part {
+        llm::Part::System => MessagePart::System,
+        llm::Part::User => MessagePart::User,
+        llm::Part::Assistant => MessagePart::Assistant,
+        llm::Part::ToolResult => MessagePart::ToolResult,
+        llm::Part::ToolDefinition => MessagePart::ToolDefinition,
+        llm::Part::Attachment => MessagePart::Attachment,
+    }
+}
+
+fn link_name(link: &Link) -> &'static str {
+    match link {
+        Link::Requested { .. } => "requested",
+        Link::ArgumentsDiffer { .. } => "arguments_differ",
+        Link::Unrequested => "unrequested",
+    }
+}
+
+fn findings_summary(findings: &[AuditFinding]) -> String {
+    let mut counted: Vec<(String, usize)> = Vec::new();
+    for finding in findings {
+        let name = format!("{}/{} -> {}", finding.category, finding.detector, finding.action);
+        match counted.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, count)) => *count += 1,
+            None => counted.push((name, 1)),
+        }
+    }
+    let listed: Vec<String> = counted.into_iter().map(|(name, count)| format!("{count}x {name}")).collect();
+    format!("findings: {}", listed.join(", "))
+}
+
+fn not_http(policy: &Policy, writer: &Writer, why: &str, bytes: u64) -> RequestDecision {
+    let reason = format!("not HTTP/1.1 ({why}): default_action {}", policy.default_action);
+    let mut record = base_record(policy, writer, reason);
+    record.bytes = bytes;
+    record.truncated = true;
+    RequestDecision { action: policy.default_action, record, redactions: Vec::new() }
+}
+
+/// One effect for the write: the most severe of its requests' actions.
+fn combine(policy: &Policy, decisions: Vec<RequestDecision>) -> Outcome {
+    let action = Action::most_severe(decisions.iter().map(|decision| decision.action));
+    let effect = enforced(
+        policy,
+        match action {
+            Action::Allow | Action::Alert => Effect::Pass,
+            Action::Redact => {
+                Effect::Redact(decisions.iter().flat_map(|decision| decision.redactions.iter().cloned()).collect())
+            }
+            Action::Review => Effect::Review,
+            Action::Block => Effect::Block,
+            Action::Kill => Effect::Kill,
+        },
+    );
+    let records = decisions
+        .into_iter()
+        .map(|decision| {
+            let mut record = decision.record;
+            record.action = decision.action.as_str();
+            if policy.mode == Mode::Monitor && decision.action > Action::Alert {
+                record.reason = format!("{} (monitor mode: not enforced)", record.reason);
+            }
+            record.redacted = match &effect {
+                Effect::Redact(_) => decision.redactions.len(),
+                _ => 0,
+            };
+            finish_record(policy, record, &effect)
+        })
+        .collect();
+    Outcome { effect, records }
+}
+
+/// Monitor mode records every decision and applies none.
+fn enforced(policy: &Policy, effect: Effect) -> Effect {
+    if policy.mode == Mode::Enforce { effect } else { Effect::Pass }
+}
+
+/// Sets what happened to a record's request, once it is known.
+pub fn finish_record(policy: &Policy, mut record: AuditRecord, effect: &Effect) -> AuditRecord {
+    record.enforced = policy.mode == Mode::Enforce;
+    record.outcome = match effect {
+        Effect::Pass => "passed",
+        Effect::Redact(_) => "redacted",
+        Effect::Review => "held",
+        Effect::Block => "blocked",
+        Effect::Kill => "killed",
+    };
+    record
+}
+
+fn base_record(policy: &Policy, writer: &Writer, reason: String) -> AuditRecord {
     AuditRecord {
         ts: timestamp(),
         pid: writer.pid,
@@ -173,185 +464,30 @@ fn base_record(policy: &Policy, writer: &Writer, action: Action, reason: String)
         method: None,
         path: None,
         tool: None,
-        action: action.as_str(),
-        enforced,
-        reason: if enforced || action == Action::Allow {
-            reason
-        } else {
-            format!("{reason} (monitor mode: not enforced)")
-        },
+        action: Action::Allow.as_str(),
+        outcome: "passed",
+        enforced: policy.mode == Mode::Enforce,
+        reason,
         bytes: 0,
         body_sha256: None,
         truncated: false,
+        findings: Vec::new(),
+        schema_violations: Vec::new(),
+        tool_call_id: None,
+        link: None,
+        redacted: 0,
+        review: None,
         policy_version: policy.digest.clone(),
         mode: policy.mode.as_str(),
     }
 }
 
-fn complete_record(policy: &Policy, writer: &Writer, request: &Request) -> AuditRecord {
-    let head = &request.head;
-    let decision = policy.decide(head.host.as_deref(), &head.method, &head.path);
-    let mut reason = decision.reason;
-    if let Some(error) = &request.decode_error {
-        reason = format!("{reason}; body not decoded: {error}");
-    }
-    let mut record = base_record(policy, writer, decision.action, reason);
+fn fill_request(record: &mut AuditRecord, head: &RequestHead, tool: Option<&Tool>) {
     record.host = head.host.clone();
     record.method = Some(head.method.clone());
     record.path = Some(head.path.clone());
-    record.tool = decision.tool.map(|tool| tool.name.clone());
-    record.bytes = request.body_len;
-    record.body_sha256 = Some(request.body_sha256.clone());
-    record.truncated = request.body_truncated;
-    record
-}
-
-/// A request recorded from its head alone: its body was not seen whole.
-fn head_record(
-    policy: &Policy,
-    writer: &Writer,
-    head: &RequestHead,
-    tool: Option<String>,
-    reason: String,
-) -> AuditRecord {
-    let action = policy.decide(head.host.as_deref(), &head.method, &head.path).action;
-    let mut record = base_record(policy, writer, action, reason);
-    record.host = head.host.clone();
-    record.method = Some(head.method.clone());
-    record.path = Some(head.path.clone());
-    record.tool = tool;
-    record.bytes = head.content_length.unwrap_or(0);
-    record.truncated = true;
-    record
-}
-
-fn not_http_record(policy: &Policy, writer: &Writer, why: &str, bytes: u64) -> AuditRecord {
-    let reason = format!("not HTTP/1.1 ({why}): default_action {}", policy.default_action);
-    let mut record = base_record(policy, writer, policy.default_action, reason);
-    record.bytes = bytes;
-    record.truncated = true;
-    record
+    record.tool = tool.map(|tool| tool.name.clone());
 }
 
 #[cfg(test)]
-mod tests {
-    use sha2::{Digest as _, Sha256};
-
-    use super::*;
-
-    const POLICY: &str = r#"
-version: 1
-mode: enforce
-default_action: alert
-fail_mode: open
-tools:
-  - name: chat
-    match: { host: api.openai.com, method: POST, path: /v1/chat/completions }
-    action: allow
-  - name: files
-    match: { host: api.openai.com, method: POST, path: "/v1/files*" }
-    action: block
-"#;
-
-    fn policy(mode: &str) -> Policy {
-        Policy::from_yaml("test.yaml", &POLICY.replace("mode: enforce", &format!("mode: {mode}"))).expect("valid")
-    }
-
-    fn writer() -> Writer {
-        Writer {
-            pid: 10,
-            comm: "python3".into(),
-            cgroup: "/a".into(),
-            tls_library: "libssl".into(),
-            peer: Some("127.0.0.1:443".into()),
-        }
-    }
-
-    const KEY: ConnectionKey = ConnectionKey { tgid: 10, ssl: 0x1000 };
-
-    fn request(path: &str, body: &str) -> String {
-        format!("POST {path} HTTP/1.1\r\nHost: api.openai.com:443\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-    }
-
-    #[test]
-    fn an_allowed_request_is_recorded_with_its_digest() {
-        let policy = policy("enforce");
-        let mut inspector = Inspector::new();
-        let outcome = inspector.push(&policy, KEY, &writer(), request("/v1/chat/completions", "{\"a\":1}").as_bytes());
-        assert_eq!(outcome.verdict, Verdict::Pass);
-        let [record] = outcome.records.as_slice() else { panic!("one record: {:?}", outcome.records) };
-        assert_eq!(record.action, "allow");
-        assert_eq!(record.tool.as_deref(), Some("chat"));
-        assert_eq!(record.host.as_deref(), Some("api.openai.com"));
-        assert_eq!(record.bytes, 7);
-        assert_eq!(record.body_sha256.as_deref(), Some(hex::encode(Sha256::digest(b"{\"a\":1}")).as_str()));
-        assert!(!record.truncated);
-        assert_eq!(record.policy_version, policy.digest);
-    }
-
-    #[test]
-    fn a_blocked_head_blocks_before_its_body_is_written() {
-        let policy = policy("enforce");
-        let mut inspector = Inspector::new();
-        let head = "POST /v1/files HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 5\r\n\r\n";
-        let outcome = inspector.push(&policy, KEY, &writer(), head.as_bytes());
-        assert_eq!(outcome.verdict, Verdict::Block);
-        assert_eq!(outcome.records.len(), 1);
-        assert!(outcome.records[0].truncated, "the body was never seen");
-        assert_eq!(outcome.records[0].tool.as_deref(), Some("files"));
-        // The body write that follows is refused too, with no second record.
-        let body = inspector.push(&policy, KEY, &writer(), b"hello");
-        assert_eq!(body.verdict, Verdict::Block);
-        assert!(body.records.is_empty());
-    }
-
-    #[test]
-    fn monitor_mode_records_but_never_blocks() {
-        let policy = policy("monitor");
-        let mut inspector = Inspector::new();
-        let outcome = inspector.push(&policy, KEY, &writer(), request("/v1/files", "x").as_bytes());
-        assert_eq!(outcome.verdict, Verdict::Pass);
-        assert_eq!(outcome.records[0].action, "block");
-        assert!(!outcome.records[0].enforced);
-        assert!(outcome.records[0].reason.contains("monitor mode"));
-    }
-
-    #[test]
-    fn split_writes_make_one_record_when_the_request_completes() {
-        let policy = policy("enforce");
-        let mut inspector = Inspector::new();
-        let text = request("/v1/chat/completions", "0123456789");
-        let (first, second) = text.split_at(text.len() - 4);
-        assert!(inspector.push(&policy, KEY, &writer(), first.as_bytes()).records.is_empty());
-        let outcome = inspector.push(&policy, KEY, &writer(), second.as_bytes());
-        assert_eq!(outcome.records.len(), 1);
-        assert_eq!(outcome.records[0].bytes, 10);
-    }
-
-    #[test]
-    fn lost_bytes_mark_the_request_truncated_and_parsing_restarts() {
-        let policy = policy("monitor");
-        let mut inspector = Inspector::new();
-        let head = "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 100000\r\n\r\nabc";
-        assert!(inspector.push(&policy, KEY, &writer(), head.as_bytes()).records.is_empty());
-        let lost = inspector.lose(&policy, KEY, &writer(), "write longer than capture_max_bytes");
-        assert_eq!(lost.len(), 1);
-        assert!(lost[0].truncated);
-        assert_eq!(lost[0].body_sha256, None);
-        assert_eq!(lost[0].bytes, 100000);
-        let next = inspector.push(&policy, KEY, &writer(), request("/v1/chat/completions", "ok").as_bytes());
-        assert_eq!(next.records.len(), 1);
-        assert!(!next.records[0].truncated);
-    }
-
-    #[test]
-    fn not_http_gets_the_default_action_once() {
-        let policy = policy("enforce");
-        let mut inspector = Inspector::new();
-        let outcome = inspector.push(&policy, KEY, &writer(), b"\x16\x03\x01garbage\r\n\r\n");
-        assert_eq!(outcome.records.len(), 1);
-        assert_eq!(outcome.records[0].action, "alert");
-        assert!(outcome.records[0].method.is_none());
-        assert!(inspector.push(&policy, KEY, &writer(), b"more").records.is_empty());
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
 //! egress: see README.md. Pure logic (parsing, policy, inspection) is tested without root;
 //! the loader, daemon and guardian need root and a kernel with BPF.
+pub mod api;
 pub mod audit;
 pub mod cgroup;
 pub mod daemon;

@@ -226,6 +226,14 @@ impl Kernel {
 
     /// Replaces the networks refused at connect().
     pub fn set_deny_networks(&mut self, networks: &[IpNet]) -> anyhow::Result<()> {
+        let old_v4: Vec<Key<[u8; 4]>> = self.deny_v4.keys().filter_map(Result::ok).collect();
+        for key in old_v4 {
+            let _ = self.deny_v4.remove(&key);
+        }
+        let old_v6: Vec<Key<[u8; 16]>> = self.deny_v6.keys().filter_map(Result::ok).collect();
+        for key in old_v6 {
+            let _ = self.deny_v6.remove(&key);
+        }
         for network in networks {
             match network {
                 IpNet::V4(net) => {

@@ -4,7 +4,8 @@ use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use egress::{
-    daemon::{Daemon, Options},
+    api,
+    daemon::{Daemon, Options, PolicySource},
     guardian,
     policy::{Mode, Policy},
     run, scan,
@@ -60,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Requests held for a person to approve or deny.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     /// Print the sensitive-content findings of one payload. Exit 0 without findings, 1 with
     /// findings, 2 on error.
     Scan {
@@ -83,6 +89,11 @@ enum Command {
 enum PolicyCommand {
     /// Validate a policy file; errors name the line, column and key.
     Check { file: PathBuf },
+    /// Make a running daemon re-read its policy file (refused whole if it is invalid).
+    Reload {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
 fn parse_mode(value: &str) -> Result<Mode, String> {
@@ -94,7 +105,8 @@ fn parse_mode(value: &str) -> Result<Mode, String> {
 }
 
 impl PolicyArgs {
-    fn load(&self) -> anyhow::Result<Policy> {
+    /// The policy, and where it came from (for reloads).
+    fn load(self) -> anyhow::Result<(Policy, PolicySource)> {
         let mut policy = match &self.policy {
             Some(path) => Policy::load(path)?,
             None => Policy::builtin_default(),
@@ -102,8 +114,53 @@ impl PolicyArgs {
         if let Some(mode) = self.mode {
             policy.mode = mode;
         }
-        Ok(policy)
+        Ok((policy, PolicySource { path: self.policy, mode_override: self.mode }))
     }
+}
+
+/// Which daemon's review API to talk to.
+#[derive(clap::Args)]
+struct ApiArgs {
+    /// The daemon's instance name (its socket is /run/egress/NAME.sock).
+    #[arg(long, value_name = "NAME", default_value = "daemon")]
+    instance: String,
+    /// The socket path, instead of the instance name.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+}
+
+impl ApiArgs {
+    fn socket(&self) -> PathBuf {
+        self.socket.clone().unwrap_or_else(|| api::socket_path(&self.instance))
+    }
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// The requests held for review (JSON).
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Let a held request through.
+    Approve {
+        id: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Refuse a held request (the agent's write fails).
+    Deny {
+        id: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// One call to a daemon's API: prints its answer; success unless the daemon refused.
+fn call_api(api: &ApiArgs, method: hyper::Method, path: &str) -> anyhow::Result<ExitCode> {
+    let (status, body) = runtime()?.block_on(api::call(&api.socket(), method, path, Vec::new()))?;
+    println!("{}", body.trim_end());
+    Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn main() -> ExitCode {
@@ -121,6 +178,16 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Policy { command: PolicyCommand::Check { file } } => Ok(check_policy(&file)),
+        Command::Policy { command: PolicyCommand::Reload { api } } => {
+            call_api(&api, hyper::Method::POST, "/v1/policy/reload")
+        }
+        Command::Review { command: ReviewCommand::List { api } } => call_api(&api, hyper::Method::GET, "/v1/reviews"),
+        Command::Review { command: ReviewCommand::Approve { id, api } } => {
+            call_api(&api, hyper::Method::POST, &format!("/v1/reviews/{id}/approve"))
+        }
+        Command::Review { command: ReviewCommand::Deny { id, api } } => {
+            call_api(&api, hyper::Method::POST, &format!("/v1/reviews/{id}/deny"))
+        }
         // Exit 1 means "findings" here, so errors exit 2.
         Command::Scan { policy, format, input } => Ok(match scan::run(policy.as_deref(), format, input.as_deref()) {
             Ok(found) => ExitCode::from(u8::from(found)),
@@ -132,15 +199,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Guardian { pin_dir } => guardian::watch(&pin_dir).map(|()| ExitCode::SUCCESS),
         Command::Run { policy, audit, command } => {
             require_root("run")?;
-            let policy = policy.load()?;
-            let code = runtime()?.block_on(run::run(policy, audit, command))?;
+            let (policy, source) = policy.load()?;
+            let code = runtime()?.block_on(run::run(policy, source, audit, command))?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
         Command::Daemon { cgroups, policy, audit, instance } => {
             require_root("daemon")?;
-            let policy = policy.load()?;
+            let (policy, source) = policy.load()?;
             runtime()?.block_on(async {
-                let daemon = Daemon::start(Options { cgroups, policy, audit, instance })?;
+                let daemon = Daemon::start(Options { cgroups, policy, audit, instance, source })?;
                 let mut interrupt = signal(SignalKind::interrupt())?;
                 let mut terminate = signal(SignalKind::terminate())?;
                 let stop = async move {

@@ -36,9 +36,15 @@ pub enum Verdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Resolution {
-    Approved { by_uid: u32 },
-    Denied { by_uid: u32 },
+    Approved {
+        by_uid: u32,
+    },
+    Denied {
+        by_uid: u32,
+    },
     TimedOut,
+    /// The daemon stopped before anyone decided.
+    Abandoned,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -105,12 +111,11 @@ impl<T> ReviewQueue<T> {
     }
 
     /// Removes and returns every review whose deadline has passed: each is denied.
-    pub fn expire(&mut self, now: Instant) -> Vec<(T, Resolution)> {
+    pub fn expire(&mut self, now: Instant) -> Vec<(u64, T, Resolution)> {
         let expired: Vec<u64> = self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         expired
             .into_iter()
-            .filter_map(|id| self.pending.remove(&id))
-            .map(|pending| (pending.item, Resolution::TimedOut))
+            .filter_map(|id| self.pending.remove(&id).map(|pending| (id, pending.item, Resolution::TimedOut)))
             .collect()
     }
 
@@ -140,8 +145,8 @@ impl<T> ReviewQueue<T> {
     }
 
     /// Removes everything (daemon shutdown): the caller resolves each item.
-    pub fn drain(&mut self) -> Vec<T> {
-        std::mem::take(&mut self.pending).into_values().map(|pending| pending.item).collect()
+    pub fn drain(&mut self) -> Vec<(u64, T)> {
+        std::mem::take(&mut self.pending).into_iter().map(|(id, pending)| (id, pending.item)).collect()
     }
 }
 
@@ -198,7 +203,7 @@ mod tests {
         queue.submit("short", summary(1), now, Duration::from_secs(5));
         queue.submit("long", summary(2), now, Duration::from_secs(50));
         assert!(queue.expire(now + Duration::from_secs(4)).is_empty());
-        assert_eq!(queue.expire(now + Duration::from_secs(5)), vec![("short", Resolution::TimedOut)]);
+        assert_eq!(queue.expire(now + Duration::from_secs(5)), vec![(1, "short", Resolution::TimedOut)]);
         let listed = queue.list(now + Duration::from_secs(10));
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].age_seconds, 10);

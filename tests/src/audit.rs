@@ -70,9 +70,144 @@ pub fn audit_text(path: &Path) -> String {
     }
 }
 
+/// The actions of the first contract (no content inspection): what [`schema_problems`]
+/// accepts in `action`.
+pub const BASIC_ACTIONS: &[&str] = &["allow", "alert", "block"];
+
+/// Every action, least severe first.
+pub const ACTIONS: &[&str] = &["allow", "alert", "redact", "review", "block", "kill"];
+
+/// What happened to a request (`outcome`).
+pub const OUTCOMES: &[&str] = &["passed", "redacted", "blocked", "killed"];
+
+/// Finding categories.
+pub const CATEGORIES: &[&str] = &["pii", "secret", "document", "dictionary", "edm", "taint"];
+
+/// Message parts of an LLM request's context (a finding's `part`, or null).
+pub const PARTS: &[&str] = &["system", "user", "assistant", "tool_result", "tool_definition", "attachment"];
+
+/// How a tool request relates to the model's tool calls (`link`, or null).
+pub const LINKS: &[&str] = &["requested", "arguments_differ", "unrequested"];
+
+/// How a review ended (`review.outcome`).
+pub const REVIEW_OUTCOMES: &[&str] = &["approved", "denied", "timed_out"];
+
 /// Problems of a record with the contract's schema (empty if it conforms).
 pub fn schema_problems(r: &Value) -> Vec<String> {
+    schema_problems_with(r, BASIC_ACTIONS)
+}
+
+fn one_of(v: &Value, set: &[&str]) -> bool {
+    v.as_str().is_some_and(|s| set.contains(&s))
+}
+
+/// Problems of a record with the contract's schema including content inspection and every
+/// action: `findings`, `schema_violations`, `tool_call_id`, `link`, `redacted`, `review`,
+/// `outcome` (empty if it conforms).
+pub fn action_record_problems(r: &Value) -> Vec<String> {
+    let mut p = schema_problems_with(r, ACTIONS);
+    let Some(obj) = r.as_object() else {
+        return p;
+    };
+    match obj.get("findings").map(|v| (v, v.as_array())) {
+        None => p.push("missing key `findings`".into()),
+        Some((v, None)) => p.push(format!("`findings` should be an array, is {v}")),
+        Some((_, Some(items))) => {
+            for (i, f) in items.iter().enumerate() {
+                for problem in finding_problems(f) {
+                    p.push(format!("findings[{i}]: {problem}"));
+                }
+            }
+        }
+    }
+    match obj.get("schema_violations").map(|v| (v, v.as_array())) {
+        None => p.push("missing key `schema_violations`".into()),
+        Some((v, None)) => p.push(format!("`schema_violations` should be an array, is {v}")),
+        Some((_, Some(items))) => {
+            for (i, s) in items.iter().enumerate() {
+                if !(s["pointer"].is_string() && s["keyword"].as_str().is_some_and(|k| !k.is_empty())) {
+                    p.push(format!("schema_violations[{i}] should have string `pointer` and `keyword`: {s}"));
+                }
+            }
+        }
+    }
+    let mut need = |key: &str, ok: &dyn Fn(&Value) -> bool, what: &str| match obj.get(key) {
+        None => p.push(format!("missing key `{key}`")),
+        Some(v) if !ok(v) => p.push(format!("`{key}` should be {what}, is {v}")),
+        _ => {}
+    };
+    need("tool_call_id", &|v| v.is_null() || v.is_string(), "a string or null");
+    need("link", &|v| v.is_null() || one_of(v, LINKS), "requested|arguments_differ|unrequested|null");
+    need("redacted", &|v| v.as_u64().is_some(), "a non-negative integer");
+    need(
+        "review",
+        &|v| {
+            v.is_null()
+                || (v.is_object()
+                    && (v["id"].as_u64().is_some() || v["id"].is_string())
+                    && one_of(&v["outcome"], REVIEW_OUTCOMES)
+                    && (v["by_uid"].is_null() || v["by_uid"].as_u64().is_some()))
+        },
+        "null or {id, outcome: approved|denied|timed_out, by_uid: number|null}",
+    );
+    need("outcome", &|v| one_of(v, OUTCOMES), "passed|redacted|blocked|killed");
+    p
+}
+
+/// Problems of one element of `findings`.
+pub fn finding_problems(f: &Value) -> Vec<String> {
     let mut p = Vec::new();
+    if !f.is_object() {
+        return vec![format!("not an object: {f}")];
+    }
+    let mut need = |key: &str, ok: &dyn Fn(&Value) -> bool, what: &str| {
+        if !ok(&f[key]) {
+            p.push(format!("`{key}` should be {what}, is {}", f[key]));
+        }
+    };
+    need("category", &|v| one_of(v, CATEGORIES), "a finding category");
+    need("detector", &|v| v.as_str().is_some_and(|s| !s.is_empty()), "a detector name");
+    need("json_path", &|v| v.is_null() || v.is_string(), "a string or null");
+    need("part", &|v| v.is_null() || one_of(v, PARTS), "a message part or null");
+    need("action", &|v| one_of(v, ACTIONS), "an action");
+    need("rule", &|v| v.as_str().is_some_and(|s| !s.is_empty()), "the deciding rule");
+    need("start", &|v| v.as_u64().is_some(), "a byte offset");
+    need("end", &|v| v.as_u64().is_some(), "a byte offset");
+    need("label", &|v| v.is_null() || v.is_string(), "a string or null");
+    if let (Some(s), Some(e)) = (f["start"].as_u64(), f["end"].as_u64())
+        && s >= e
+    {
+        p.push(format!("`start` {s} should be before `end` {e}"));
+    }
+    p
+}
+
+/// The record's findings (empty if it has none or no `findings` array).
+pub fn findings(r: &Value) -> Vec<&Value> {
+    r["findings"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
+}
+
+/// Problems of `r` with the expected values at JSON pointers (`("/review/outcome",
+/// json!("approved"))`); a pointer that is absent counts as `null`.
+pub fn field_problems(r: &Value, expected: &[(&str, Value)]) -> Vec<String> {
+    let null = Value::Null;
+    expected
+        .iter()
+        .filter_map(|(ptr, want)| {
+            let got = r.pointer(ptr).unwrap_or(&null);
+            (got != want).then(|| format!("`{ptr}` should be {want}, is {got}"))
+        })
+        .collect()
+}
+
+/// [`schema_problems`] with the accepted set of `action` values.
+pub fn schema_problems_with(r: &Value, actions: &[&str]) -> Vec<String> {
+    let mut p = Vec::new();
+    match r.get("action") {
+        None if r.is_object() => p.push("missing key `action`".into()),
+        Some(a) if !one_of(a, actions) => p.push(format!("`action` should be {}, is {a}", actions.join("|"))),
+        _ => {}
+    }
     let Some(obj) = r.as_object() else {
         return vec!["not an object".into()];
     };
@@ -95,7 +230,6 @@ pub fn schema_problems(r: &Value) -> Vec<String> {
     need("method", Value::is_string, "a string");
     need("path", Value::is_string, "a string");
     need("tool", |v| v.is_null() || v.is_string(), "a string or null");
-    need("action", |v| matches!(v.as_str(), Some("allow" | "alert" | "block")), "allow|alert|block");
     need("enforced", Value::is_boolean, "a bool");
     need("reason", Value::is_string, "a string");
     need("bytes", |v| v.as_u64().is_some(), "a non-negative integer");
@@ -278,6 +412,34 @@ mod tests {
         bad["body"] = "x".into();
         bad.as_object_mut().unwrap().remove("ts");
         assert_eq!(schema_problems(&bad).len(), 2);
+    }
+
+    #[test]
+    fn schema_of_an_action_record() {
+        let mut r = serde_json::json!({
+            "ts": "2026-11-24T04:29:00Z", "pid": 12, "comm": "curl",
+            "cgroup": "/egress-test-1-0", "tls_library": "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+            "peer": "127.0.0.1:38443", "host": "localhost", "method": "POST",
+            "path": "/services/T1/B2/x", "tool": "slack", "action": "review", "enforced": true,
+            "reason": "tool slack: pii review", "bytes": 2,
+            "body_sha256": crate::sha256_hex(b"{}"), "truncated": false,
+            "policy_version": "abc", "mode": "enforce",
+            "findings": [{"category": "pii", "detector": "email", "json_path": "$.text", "part": null,
+                          "action": "review", "rule": "tools[0].on_findings.pii", "start": 9, "end": 30,
+                          "label": null}],
+            "schema_violations": [], "tool_call_id": null, "link": null, "redacted": 0,
+            "review": {"id": 1, "outcome": "approved", "by_uid": 0}, "outcome": "passed"
+        });
+        assert!(action_record_problems(&r).is_empty(), "{:?}", action_record_problems(&r));
+        // The first contract's check refuses `review`.
+        assert_eq!(schema_problems(&r).len(), 1, "{:?}", schema_problems(&r));
+        assert!(field_problems(&r, &[("/review/outcome", "approved".into()), ("/link", Value::Null)]).is_empty());
+        assert_eq!(field_problems(&r, &[("/review/by_uid", 1.into()), ("/nope", 1.into())]).len(), 2);
+        r["findings"][0]["part"] = "elsewhere".into();
+        r["findings"][0]["end"] = 9.into();
+        r["outcome"] = "held".into();
+        r["review"] = serde_json::json!({"id": 1, "outcome": "maybe"});
+        assert_eq!(action_record_problems(&r).len(), 4, "{:?}", action_record_problems(&r));
     }
 
     #[test]

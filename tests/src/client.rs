@@ -445,3 +445,38 @@ pub fn curl_get(target: &Target, path: &str) -> CommandSpec {
 pub fn held_agent(target: &Target, path1: &str, path2: &str, trigger: &Path) -> CommandSpec {
     python_script("held_agent.py").arg(target.url(path1)).arg(target.url(path2)).arg(&target.ca).arg(trigger)
 }
+
+/// `openai_messages.py BASE/v1 CA MESSAGES_FILE`: one SDK chat completion with the whole
+/// conversation in MESSAGES_FILE (a JSON array); prints `{"content", "tool_calls"}`.
+pub fn openai_messages(target: &Target, messages_file: &Path) -> CommandSpec {
+    python_script("openai_messages.py").arg(target.url("/v1")).arg(&target.ca).arg(messages_file)
+}
+
+/// `tool_call_agent.py CHAT/v1 TOOL_URL CA [--stream]`: asks the model (SDK, `stream` or
+/// not), POSTs the `post_message` call's arguments to the tool, then `{"text": "something
+/// else"}`; prints one JSON line per step (`chat`, `post1`, `post2`).
+pub fn tool_call_agent(chat: &Target, tool: &Target, tool_path: &str, stream: bool) -> CommandSpec {
+    let spec = python_script("tool_call_agent.py").arg(chat.url("/v1")).arg(tool.url(tool_path)).arg(&chat.ca);
+    if stream { spec.arg("--stream") } else { spec }
+}
+
+/// `taint_agent.py RECORD_URL TOOL_URL CA`: GETs a customer record, POSTs its text to the
+/// tool; prints one JSON line per step (`read`, `post`); exit 0 if the POST succeeded, 3 if
+/// it failed, 2 if the read failed.
+pub fn taint_agent(source: &Target, source_path: &str, tool: &Target, tool_path: &str) -> CommandSpec {
+    python_script("taint_agent.py").arg(source.url(source_path)).arg(tool.url(tool_path)).arg(&source.ca)
+}
+
+/// The JSON objects of the lines of `stdout` that are JSON objects (the agents' step lines).
+pub fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok())
+        .filter(serde_json::Value::is_object)
+        .collect()
+}
+
+/// The step line `{"step": step, ...}` of an agent's output, or `Value::Null`.
+pub fn step(stdout: &str, step: &str) -> serde_json::Value {
+    json_lines(stdout).into_iter().find(|v| v["step"] == step).unwrap_or(serde_json::Value::Null)
+}

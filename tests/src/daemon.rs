@@ -15,6 +15,19 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Where the daemon pins its kernel state.
 pub const BPF_PIN_ROOT: &str = "/sys/fs/bpf/egress";
 
+/// What the daemon (and `egress run`) logs, followed by the socket path, once the review
+/// API listens.
+pub const REVIEW_API_MARKER: &str = "review API: ";
+
+/// The socket path of a `... review API: <path>` log line (the rest of the line after the
+/// marker, trimmed, up to the first space; a path made by the daemon has none).
+pub fn parse_review_socket(line: &str) -> Option<PathBuf> {
+    let (_, rest) = line.split_once(REVIEW_API_MARKER)?;
+    let path = rest.split_whitespace().next()?;
+    let path = path.trim_matches(|c| c == '"' || c == '\'' || c == '`');
+    path.starts_with('/').then(|| PathBuf::from(path))
+}
+
 /// Arguments of `egress daemon`.
 #[derive(Clone, Debug)]
 pub struct DaemonOptions {
@@ -262,6 +275,46 @@ impl EgressDaemon {
         }
     }
 
+    /// The number of output lines so far (to wait for lines printed after a point).
+    pub fn line_count(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    /// The output lines after the first `skip` (stdout lines marked `[stdout]`).
+    pub fn lines_since(&self, skip: usize) -> Vec<String> {
+        self.lines.lock().unwrap().iter().skip(skip).cloned().collect()
+    }
+
+    /// Waits up to `timeout` for an output line after the first `skip` that contains
+    /// `needle`; returns it.
+    pub fn wait_for_line(&self, skip: usize, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.lines_since(skip).into_iter().find(|l| l.contains(needle)) {
+                return Some(l);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The review API's socket, from the `review API: <path>` line it logs when ready
+    /// (waits up to 10 s for it; panics with its output if it never comes).
+    pub fn review_socket(&self) -> PathBuf {
+        let line = self.wait_for_line(0, REVIEW_API_MARKER, Duration::from_secs(10)).unwrap_or_else(|| {
+            panic!("egress daemon never logged `{REVIEW_API_MARKER} <socket path>`\n{}", self.output())
+        });
+        parse_review_socket(&line)
+            .unwrap_or_else(|| panic!("cannot read the socket path in `{line}`\n{}", self.output()))
+    }
+
+    /// SIGHUP: re-read the policy file.
+    pub fn sighup(&self) {
+        crate::proc::signal(self.pid, libc::SIGHUP);
+    }
+
     /// SIGSTOP (for the fail-mode tests).
     pub fn sigstop(&self) {
         crate::proc::signal(self.pid, libc::SIGSTOP);
@@ -302,5 +355,24 @@ impl Drop for EgressDaemon {
             }
         }
         self.remove_pins();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_socket_lines() {
+        assert_eq!(
+            parse_review_socket("2026-11-24T05:00:00Z INFO egress: review API: /run/egress/t-1-0.sock"),
+            Some(PathBuf::from("/run/egress/t-1-0.sock"))
+        );
+        assert_eq!(
+            parse_review_socket("review API: `/run/egress/run-77.sock` (mode 0600)"),
+            Some(PathBuf::from("/run/egress/run-77.sock"))
+        );
+        assert_eq!(parse_review_socket("ready: attached"), None);
+        assert_eq!(parse_review_socket("review API: disabled"), None);
     }
 }

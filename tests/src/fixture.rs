@@ -6,7 +6,7 @@ use tempfile::TempDir;
 
 use crate::certs::TestCerts;
 use crate::client::{ClientRequest, Target};
-use crate::server::TestServer;
+use crate::server::{ServerOptions, TestServer};
 
 /// A temp dir, a CA and server certificate, and a [`TestServer`] on 127.0.0.1.
 pub struct Fixture {
@@ -18,10 +18,25 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new() -> Self {
+        Self::with_server(ServerOptions::new())
+    }
+
+    /// Like [`Fixture::new`], with the server started from `options` (its routes).
+    pub fn with_server(options: ServerOptions) -> Self {
         let dir = tempfile::Builder::new().prefix("egress-test-").tempdir().expect("create temp dir");
         let certs = TestCerts::new();
-        let server = TestServer::start(&certs);
+        let server = TestServer::start_with(&certs, options);
         Fixture { server, certs, dir }
+    }
+
+    /// Another server with the same certificates (drop it before the fixture).
+    pub fn start_server(&self, options: ServerOptions) -> TestServer {
+        TestServer::start_with(&self.certs, options)
+    }
+
+    /// `https://localhost:PORT` of `server` (started with this fixture's certificates).
+    pub fn target_of(&self, server: &TestServer) -> Target {
+        Target::new("localhost", server.port(), self.certs.ca_path())
     }
 
     /// The temp dir.

@@ -16,6 +16,9 @@ pub mod daemon;
 pub mod fixture;
 pub mod policy;
 pub mod proc;
+pub mod review;
+pub mod samples;
+pub mod scenario;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +33,9 @@ pub use client::{Client, ClientRequest, Launcher, RunOutput};
 pub use daemon::{DaemonOptions, EgressDaemon};
 pub use fixture::Fixture;
 pub use policy::PolicySpec;
-pub use server::TestServer;
+pub use review::ReviewCli;
+pub use scenario::Scenario;
+pub use server::{ServerOptions, TestServer};
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_dir() -> PathBuf {

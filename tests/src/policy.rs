@@ -135,7 +135,7 @@ fn json_str(s: &str) -> String {
 }
 
 /// `*` matches any run of characters (as the policy's path patterns are read here).
-fn glob_match(pattern: &str, s: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, s: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == s,
         Some((pre, rest)) => {

@@ -5,10 +5,14 @@
 //! that "the server received nothing of that request": no request recorded for the path,
 //! and zero plaintext bytes on the connection that carried it.
 //!
-//! `POST /v1/chat/completions` is answered with an OpenAI Chat Completions object;
-//! anything else with `200 {"ok":true}`.
+//! By default `POST /v1/chat/completions` is answered with an OpenAI Chat Completions
+//! object and anything else with `200 {"ok":true}`. [`ServerOptions`] adds routes with other
+//! answers: a chat completion that asks for a tool call (streamed as server-sent events when
+//! the request says `"stream": true`), a Slack-style webhook answering `ok`, a CRM record.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future as _;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
@@ -19,8 +23,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt as _, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -91,6 +96,121 @@ struct ConnEntry {
 struct State {
     requests: Mutex<Vec<RecordedRequest>>,
     connections: Mutex<Vec<Arc<ConnEntry>>>,
+    routes: Vec<Route>,
+}
+
+/// A tool call the chat completion route asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolCallSpec {
+    /// The call id (`call_...`).
+    pub id: String,
+    /// The function name.
+    pub name: String,
+    /// The arguments as the model writes them: a JSON text.
+    pub arguments: String,
+}
+
+impl ToolCallSpec {
+    pub fn new(id: &str, name: &str, arguments: &str) -> Self {
+        ToolCallSpec { id: id.into(), name: name.into(), arguments: arguments.into() }
+    }
+}
+
+/// How a route answers.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// `200 application/json` with this body.
+    Json(serde_json::Value),
+    /// `200 text/plain` with this body (Slack's webhooks answer `ok`).
+    Text(String),
+    /// An OpenAI Chat Completions answer whose assistant message asks for this tool call
+    /// (`finish_reason: tool_calls`). A request with `"stream": true` gets it as server-sent
+    /// events (`chat.completion.chunk` objects, the arguments split over several chunks, then
+    /// `data: [DONE]`), sent with chunked transfer encoding, one event per chunk.
+    ChatToolCall(ToolCallSpec),
+}
+
+/// A route: requests whose method is `method` (any if `None`) and whose path matches `path`
+/// (a glob where `*` matches any run of characters) get `reply`.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub method: Option<String>,
+    pub path: String,
+    pub reply: Reply,
+}
+
+impl Route {
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && crate::policy::glob_match(&self.path, path)
+    }
+}
+
+/// Where the server listens and which routes it has besides the default answers. The first
+/// matching route wins; a request no route matches gets the default answer.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub ip: IpAddr,
+    pub routes: Vec<Route>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { ip: IpAddr::V4(Ipv4Addr::LOCALHOST), routes: Vec::new() }
+    }
+}
+
+impl ServerOptions {
+    /// 127.0.0.1, no routes (the default answers only).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn ip(mut self, ip: IpAddr) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    /// Adds a route.
+    pub fn route(mut self, method: Option<&str>, path: &str, reply: Reply) -> Self {
+        self.routes.push(Route { method: method.map(str::to_string), path: path.into(), reply });
+        self
+    }
+
+    /// An OpenAI-compatible chat server: `POST /v1/chat/completions` asks for `call`
+    /// (non-streamed or streamed, as the request says).
+    pub fn chat_tool_call(call: ToolCallSpec) -> Self {
+        Self::new().route(Some("POST"), CHAT_PATH, Reply::ChatToolCall(call))
+    }
+
+    /// A Slack-style incoming-webhook server: any `POST /services/*` answers `200 ok`.
+    pub fn slack_webhook() -> Self {
+        Self::new().route(Some("POST"), "/services/*", Reply::Text("ok".into()))
+    }
+
+    /// A CRM: `GET /api/customers/42` answers [`crm_customer_record`].
+    pub fn crm() -> Self {
+        Self::new().route(Some("GET"), CRM_CUSTOMER_PATH, Reply::Json(crm_customer_record()))
+    }
+}
+
+/// The chat completions path.
+pub const CHAT_PATH: &str = "/v1/chat/completions";
+
+/// The CRM record's path ([`ServerOptions::crm`]).
+pub const CRM_CUSTOMER_PATH: &str = "/api/customers/42";
+
+/// The CRM's customer record: name, e-mail, account number, postal address.
+pub fn crm_customer_record() -> serde_json::Value {
+    serde_json::json!({
+        "id": 42,
+        "name": "Margarethe Vollmer-Lindqvist",
+        "email": "m.vollmer-lindqvist@brightwater-logistics.com",
+        "account_number": "ACC-7730-5512-0964",
+        "address": "Lindenstrasse 14, 10969 Berlin, Germany",
+        "segment": "enterprise",
+        "notes": "Renewal of the premium logistics plan is due in March; prefers calls after 4pm."
+    })
 }
 
 /// The server; shuts down and joins its thread on drop.
@@ -109,11 +229,17 @@ impl TestServer {
 
     /// Starts a server on `ip:0`.
     pub fn start_on(certs: &TestCerts, ip: IpAddr) -> Self {
+        Self::start_with(certs, ServerOptions::new().ip(ip))
+    }
+
+    /// Starts a server on `options.ip:0` with `options.routes`.
+    pub fn start_with(certs: &TestCerts, options: ServerOptions) -> Self {
+        let ServerOptions { ip, routes } = options;
         let listener = std::net::TcpListener::bind(SocketAddr::new(ip, 0))
             .unwrap_or_else(|e| panic!("bind test server on {ip}:0: {e}"));
         listener.set_nonblocking(true).expect("set listener non-blocking");
         let addr = listener.local_addr().expect("listener address");
-        let state = Arc::new(State::default());
+        let state = Arc::new(State { routes, ..State::default() });
         let (tx, rx) = oneshot::channel();
         let acceptor = tokio_rustls::TlsAcceptor::from(certs.server_config());
         let thread_state = state.clone();
@@ -313,7 +439,9 @@ async fn handle_connection(
         .map_err(|e| format!("HTTP: {e}"))
 }
 
-async fn handle_request(state: Arc<State>, conn_id: u64, req: Request<Incoming>) -> Response<Full<Bytes>> {
+type ResponseBody = BoxBody<Bytes, Infallible>;
+
+async fn handle_request(state: Arc<State>, conn_id: u64, req: Request<Incoming>) -> Response<ResponseBody> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let uri = req.uri().to_string();
@@ -368,13 +496,23 @@ async fn handle_request(state: Arc<State>, conn_id: u64, req: Request<Incoming>)
         return json_response(StatusCode::BAD_REQUEST, r#"{"error":"incomplete body"}"#.into());
     }
 
-    if method == "POST" && path == "/v1/chat/completions" {
-        let model = request_json
-            .as_ref()
-            .and_then(|v| v.get("model"))
-            .and_then(|m| m.as_str())
-            .unwrap_or("gpt-test")
-            .to_string();
+    let model =
+        request_json.as_ref().and_then(|v| v.get("model")).and_then(|m| m.as_str()).unwrap_or("gpt-test").to_string();
+    if let Some(route) = state.routes.iter().find(|r| r.matches(&method, &path)) {
+        return match &route.reply {
+            Reply::Json(v) => json_response(StatusCode::OK, v.to_string()),
+            Reply::Text(t) => text_response(StatusCode::OK, t.clone()),
+            Reply::ChatToolCall(call) => {
+                let stream = request_json.as_ref().and_then(|v| v.get("stream")).and_then(|s| s.as_bool());
+                if stream == Some(true) {
+                    sse_response(chat_tool_call_chunks(&model, call), Duration::from_millis(10))
+                } else {
+                    json_response(StatusCode::OK, chat_tool_call_completion(&model, call).to_string())
+                }
+            }
+        };
+    }
+    if method == "POST" && path == CHAT_PATH {
         json_response(StatusCode::OK, chat_completion(&model).to_string())
     } else {
         json_response(StatusCode::OK, r#"{"ok":true}"#.into())
@@ -408,12 +546,143 @@ pub fn chat_completion(model: &str) -> serde_json::Value {
     })
 }
 
-fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A Chat Completions response object whose assistant message asks for `call`.
+pub fn chat_tool_call_completion(model: &str, call: &ToolCallSpec) -> serde_json::Value {
+    serde_json::json!({
+        "id": "chatcmpl-egress-test-tools",
+        "object": "chat.completion",
+        "created": unix_now(),
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": null,
+                "refusal": null,
+                "tool_calls": [{
+                    "id": call.id,
+                    "type": "function",
+                    "function": { "name": call.name, "arguments": call.arguments }
+                }]
+            },
+            "logprobs": null,
+            "finish_reason": "tool_calls"
+        }],
+        "usage": { "prompt_tokens": 42, "completion_tokens": 11, "total_tokens": 53 },
+        "system_fingerprint": "fp_egress_test"
+    })
+}
+
+/// The `chat.completion.chunk` objects of a streamed answer asking for `call`, as OpenAI
+/// streams it: the first chunk names the call (id, function name, empty arguments), the
+/// arguments follow in pieces of a few characters, the last chunk has `finish_reason`.
+pub fn chat_tool_call_chunks(model: &str, call: &ToolCallSpec) -> Vec<serde_json::Value> {
+    let created = unix_now();
+    let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+        serde_json::json!({
+            "id": "chatcmpl-egress-test-tools-stream",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": "fp_egress_test",
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]
+        })
+    };
+    let mut out = vec![chunk(
+        serde_json::json!({
+            "role": "assistant",
+            "content": null,
+            "tool_calls": [{
+                "index": 0,
+                "id": call.id,
+                "type": "function",
+                "function": { "name": call.name, "arguments": "" }
+            }]
+        }),
+        serde_json::Value::Null,
+    )];
+    let chars: Vec<char> = call.arguments.chars().collect();
+    for piece in chars.chunks(5) {
+        let piece: String = piece.iter().collect();
+        out.push(chunk(
+            serde_json::json!({ "tool_calls": [{ "index": 0, "function": { "arguments": piece } }] }),
+            serde_json::Value::Null,
+        ));
+    }
+    out.push(chunk(serde_json::json!({}), "tool_calls".into()));
+    out
+}
+
+/// The server-sent events of `chunks`: `data: <json>\n\n` each, then `data: [DONE]\n\n`.
+pub fn sse_events(chunks: &[serde_json::Value]) -> Vec<Bytes> {
+    chunks
+        .iter()
+        .map(|c| Bytes::from(format!("data: {c}\n\n")))
+        .chain(std::iter::once(Bytes::from_static(b"data: [DONE]\n\n")))
+        .collect()
+}
+
+fn sse_response(chunks: Vec<serde_json::Value>, gap: Duration) -> Response<ResponseBody> {
+    let body = Paced { frames: sse_events(&chunks).into(), gap, sleep: None };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/event-stream; charset=utf-8")
+        .header("cache-control", "no-cache")
+        .body(body.boxed())
+        .expect("response")
+}
+
+fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(Bytes::from(body)).boxed())
         .expect("response")
+}
+
+fn text_response(status: StatusCode, body: String) -> Response<ResponseBody> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(body)).boxed())
+        .expect("response")
+}
+
+/// A body of unknown length (so hyper sends it chunked) made of `frames`, one chunk each,
+/// `gap` apart.
+struct Paced {
+    frames: VecDeque<Bytes>,
+    gap: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Body for Paced {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(sleep) = self.sleep.as_mut() {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.sleep = None;
+        }
+        let Some(frame) = self.frames.pop_front() else {
+            return Poll::Ready(None);
+        };
+        if !self.frames.is_empty() && !self.gap.is_zero() {
+            self.sleep = Some(Box::pin(tokio::time::sleep(self.gap)));
+        }
+        Poll::Ready(Some(Ok(Frame::data(frame))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.frames.is_empty()
+    }
 }
 
 /// Counts the bytes read through it (the decrypted application data).

@@ -29,7 +29,7 @@ const CONFIDENCE: f32 = 0.9;
 
 /// Above this many bytes of terms the automaton is a contiguous NFA instead of a DFA: the
 /// DFA is several times faster but its memory grows with the states times the byte classes.
-const DFA_MAX_TERM_BYTES: usize = 512 << 10;
+const DFA_MAX_TERM_BYTES: usize = 256 << 10;
 
 /// Term lists compiled into one automaton.
 #[derive(Debug)]
@@ -83,7 +83,9 @@ impl Dictionary {
             names.push(name);
             for term in list {
                 let term = fold(&term.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned();
-                let (Some(first), Some(last)) = (term.chars().next(), term.chars().next_back()) else { continue };
+                let (Some(first), Some(last)) = (term.chars().next(), term.chars().next_back()) else {
+                    continue;
+                };
                 if !seen.insert(term.to_ascii_lowercase()) {
                     continue;
                 }

@@ -87,7 +87,9 @@ impl ExactDataMatch {
     pub fn from_csv(path: &Path, primary: &[&str], corroborating: &[&str], salt: &[u8]) -> Result<Self, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
         let mut records = parse_csv(&text).map_err(|message| LoadError::format(path, message))?;
-        let Some(header) = records.next() else { return Err(LoadError::format(path, "no header row")) };
+        let Some(header) = records.next() else {
+            return Err(LoadError::format(path, "no header row"));
+        };
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let header: Vec<&str> = header.iter().map(|s| s.trim()).collect();
         Self::build(&stem, &header, records, primary, corroborating, salt).map_err(|m| LoadError::format(path, m))
@@ -146,7 +148,9 @@ impl ExactDataMatch {
             }
             count = row + 1;
             for (number, &(at, _, _)) in columns.iter().enumerate() {
-                let Some(value) = record.get(at) else { continue };
+                let Some(value) = record.get(at) else {
+                    continue;
+                };
                 let hashes: Vec<u64> = match tokens(value) {
                     Tokens::None => continue,
                     Tokens::Email(token) => {
@@ -293,9 +297,10 @@ impl ExactDataMatch {
         let mut recent = [(0u64, 0usize, false); MAX_WORDS];
         let mut seen = 0usize;
         let mut lower = String::new();
-        for_each_word(text, &mut lower, |word, start, end, number| {
-            let hash = token_hash(&self.keys, word);
-            let indexed = self.filters[if number { NUMBER } else { WORD }].may_contain(hash);
+        for_each_word(text, &mut lower, |word| {
+            let (start, end) = (word.start, word.end);
+            let hash = token_hash_in(&self.keys, word.source, word.range.start, word.range.end);
+            let indexed = self.filters[if word.number { NUMBER } else { WORD }].may_contain(hash);
             recent[seen % MAX_WORDS] = (hash, start, indexed);
             seen += 1;
             if !indexed {
@@ -393,10 +398,20 @@ impl ExactDataMatch {
     }
 }
 
-/// Calls `f` with each maximal run of letters and digits (as its bytes when ASCII, which
-/// [`token_hash`] case-folds, else lowercased into `lower`), its byte span, and whether it is
-/// all digits.
-fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(&[u8], usize, usize, bool)) {
+/// One run of letters and digits: `source[range]` are its bytes to hash (the text itself when
+/// ASCII, which [`token_hash`] case-folds; else the run lowercased), `start..end` its span
+/// in the text.
+struct Word<'a> {
+    source: &'a [u8],
+    range: std::ops::Range<usize>,
+    start: usize,
+    end: usize,
+    /// All digits.
+    number: bool,
+}
+
+/// Calls `f` with each maximal run of letters and digits.
+fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(Word<'_>)) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -435,11 +450,11 @@ fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(&[u8], usize,
             }
         }
         if ascii {
-            f(&bytes[start..i], start, i, !letters);
+            f(Word { source: bytes, range: start..i, start, end: i, number: !letters });
         } else {
             lower.clear();
             lower.extend(text[start..i].chars().flat_map(char::to_lowercase));
-            f(lower.as_bytes(), start, i, false);
+            f(Word { source: lower.as_bytes(), range: 0..lower.len(), start, end: i, number: false });
         }
     }
 }
@@ -456,8 +471,8 @@ fn tokens(value: &str) -> Tokens {
     }
     let mut words = Vec::new();
     let mut lower = String::new();
-    for_each_word(value, &mut lower, |word, _, _, _| {
-        words.push(String::from_utf8_lossy(word).to_lowercase());
+    for_each_word(value, &mut lower, |word| {
+        words.push(String::from_utf8_lossy(&word.source[word.range]).to_lowercase());
     });
     if words.iter().map(String::len).sum::<usize>() < 3 {
         return Tokens::None;
@@ -485,20 +500,41 @@ fn fmix64(mut x: u64) -> u64 {
 /// Keyed hash of one token, ASCII case folded: every byte is hashed with its `0x20` bit set,
 /// which lowercases ASCII letters and leaves digits alone, so a word is hashed straight from
 /// the text whatever its case. (It also merges `@` with `` ` `` and the like, harmlessly.)
-#[inline]
 fn token_hash(keys: &[u64; 2], bytes: &[u8]) -> u64 {
+    token_hash_in(keys, bytes, 0, bytes.len())
+}
+
+/// [`token_hash`] of `within[start..end]`. A token of up to 8 bytes (most words) is one
+/// 64-bit block read at once where `within` has room, mixed by a bijection (two multiplies),
+/// so short tokens never collide; longer ones are folded a block at a time.
+#[inline]
+fn token_hash_in(keys: &[u64; 2], within: &[u8], start: usize, end: usize) -> u64 {
     const FOLD: u64 = 0x2020_2020_2020_2020;
-    let mut h = keys[0] ^ (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut chunks = bytes.chunks_exact(8);
+    const M1: u64 = 0x9e37_79b9_7f4a_7c15;
+    const M2: u64 = 0x2127_599b_f432_5c37;
+    let len = end - start;
+    if len <= 8 {
+        let block = match within.get(start..start + 8) {
+            Some(eight) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(eight);
+                u64::from_le_bytes(word) & (u64::MAX >> (64 - 8 * len.max(1)))
+            }
+            None => within[start..end].iter().rev().fold(0u64, |x, &b| x << 8 | u64::from(b)),
+        };
+        let mut h = ((block | FOLD) ^ keys[0]).wrapping_mul(M1);
+        h = (h ^ (h >> 32)).wrapping_mul(M2);
+        return h ^ (h >> 29) ^ keys[1];
+    }
+    let mut h = keys[0] ^ (len as u64).wrapping_mul(M1);
+    let mut chunks = within[start..end].chunks_exact(8);
     for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default()) | FOLD;
-        h = (h ^ word).wrapping_mul(0x2127_599b_f432_5c37).rotate_left(29);
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h ^ (u64::from_le_bytes(word) | FOLD)).wrapping_mul(M2).rotate_left(29);
     }
-    let mut tail = [0x20u8; 8];
-    for (slot, &b) in tail.iter_mut().zip(chunks.remainder()) {
-        *slot = b | 0x20;
-    }
-    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0x2127_599b_f432_5c37);
+    let tail = chunks.remainder().iter().rev().fold(0u64, |x, &b| x << 8 | u64::from(b));
+    h = (h ^ (tail | FOLD)).wrapping_mul(M2);
     fmix64(h ^ keys[1])
 }
 

@@ -15,9 +15,12 @@
 //!   is a run of letters, digits and `@._-+%`, digit groups joined by single spaces included
 //!   (`4412 0098 7731`); it is compared as its lowercased letters, digits and `@`.
 //!
-//! An outbound text is tainted by a source when it shares at least `min_shared` distinct
-//! fingerprints with it (one match from the first to the last shared k-gram), or one exact
-//! value (a match on that token, unless a fingerprint match of the same source covers it).
+//! An outbound text is tainted by a source where it shares a cluster of at least
+//! `min_shared` distinct fingerprints with it, shared k-grams no more than [`MAX_GAP`] bytes
+//! apart (one match from the first to the last k-gram of the cluster: a copied passage; a
+//! 16-letter phrase that two unrelated texts share now and then does not add up across a
+//! long text), or one exact value (a match on that token, unless a fingerprint match of the
+//! same source covers it).
 //!
 //! Memory is bounded by `max_entries` keys: keys are kept in insertion order, and the oldest
 //! go first when a new response would exceed it. Expired keys never match and are dropped on
@@ -26,7 +29,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use super::fingerprint::{HashMapU64, Winnow, random_seed, splitmix64};
+use super::fingerprint::{Bloom, HashMapU64, Winnow, random_seed, splitmix64};
 use super::{Category, Detector, Match};
 
 /// k of taint fingerprints, in normalised bytes (see the module docs).
@@ -36,6 +39,11 @@ pub const TAINT_W: usize = 16;
 /// Shortest exact value remembered, in letters and digits.
 pub const MIN_VALUE_CHARS: usize = 8;
 
+/// Most bytes between two shared k-grams of one copied passage (markup, escapes, re-spacing
+/// in between); farther apart they are separate coincidences.
+pub const MAX_GAP: usize = 2 * TAINT_K;
+/// Smallest filter, in keys (1 KiB).
+const MIN_FILTER_KEYS: usize = 1024;
 /// Confidence of a single exact value.
 const VALUE_CONFIDENCE: f32 = 0.8;
 
@@ -43,9 +51,10 @@ const VALUE_CONFIDENCE: f32 = 0.8;
 pub struct TaintConfig {
     /// How long a response is remembered.
     pub ttl: Duration,
-    /// Most keys (fingerprints and exact values) held; about 44 bytes each.
+    /// Most keys (fingerprints and exact values) held; about 47 bytes each, allocated as
+    /// they come.
     pub max_entries: usize,
-    /// Distinct fingerprints an outbound text must share with one source.
+    /// Distinct fingerprints a passage of an outbound text must share with one source.
     pub min_shared: usize,
 }
 
@@ -74,6 +83,12 @@ pub struct TaintStore {
     /// `(key, expiry)` in insertion order (so also in expiry order): the eviction queue. An
     /// entry whose key was remembered again later is stale and evicts nothing.
     order: VecDeque<(u64, u64)>,
+    /// Every key held, and those evicted since it was last rebuilt: a scan asks it first,
+    /// since most of a text's keys are not held and it is a twentieth the size of the map.
+    filter: Bloom,
+    /// Keys the filter was sized for, and keys put in it since it was built.
+    filter_keys: usize,
+    filter_load: usize,
 }
 
 impl std::fmt::Debug for TaintStore {
@@ -92,13 +107,16 @@ impl TaintStore {
         let winnow = Winnow::new(TAINT_K, TAINT_W, splitmix64(&mut seed));
         let value_seed = splitmix64(&mut seed);
         Self {
-            config,
             winnow,
             value_seed,
             epoch: Instant::now(),
             sources: Vec::new(),
             entries: HashMapU64::default(),
             order: VecDeque::new(),
+            filter: Bloom::with_keys(MIN_FILTER_KEYS),
+            filter_keys: MIN_FILTER_KEYS,
+            filter_load: 0,
+            config,
         }
     }
 
@@ -135,10 +153,26 @@ impl TaintStore {
         for (key, exact) in keys {
             self.entries.insert(key, Slot { source, exact, expires });
             self.order.push_back((key, expires));
+            self.filter.insert(key);
+            self.filter_load += 1;
         }
         while self.order.len() > self.config.max_entries {
             self.evict_oldest();
         }
+        if self.filter_load > self.filter_keys {
+            self.rebuild_filter();
+        }
+    }
+
+    /// Sizes the filter for twice the keys held (so it is rebuilt after as many inserts
+    /// again, at most) and drops evicted keys from it.
+    fn rebuild_filter(&mut self) {
+        self.filter_keys = (2 * self.entries.len()).max(MIN_FILTER_KEYS);
+        self.filter = Bloom::with_keys(self.filter_keys);
+        for &key in self.entries.keys() {
+            self.filter.insert(key);
+        }
+        self.filter_load = self.entries.len();
     }
 
     /// Drops what expired by `now`.
@@ -146,6 +180,9 @@ impl TaintStore {
         let now = self.millis(now);
         while self.order.front().is_some_and(|&(_, expires)| expires <= now) {
             self.evict_oldest();
+        }
+        if self.filter_load > 4 * self.entries.len() + MIN_FILTER_KEYS {
+            self.rebuild_filter();
         }
     }
 
@@ -167,6 +204,7 @@ impl TaintStore {
             + 256 * 8
             + self.entries.capacity() * (std::mem::size_of::<(u64, Slot)>() + 1)
             + self.order.capacity() * std::mem::size_of::<(u64, u64)>()
+            + self.filter.memory_bytes()
             + self.sources.iter().map(|s| s.capacity() + std::mem::size_of::<String>()).sum::<usize>()
     }
 
@@ -177,6 +215,9 @@ impl TaintStore {
         }
         let now = self.millis(now);
         let live = |key: u64, exact: bool| {
+            if !self.filter.may_contain(key) {
+                return None;
+            }
             self.entries.get(&key).filter(|slot| slot.exact == exact && slot.expires > now).map(|slot| slot.source)
         };
         // (source, key, start, end)
@@ -194,23 +235,25 @@ impl TaintStore {
             }
         });
         let mut covered: Vec<(u32, usize, usize)> = Vec::new();
-        shared.sort_unstable();
+        shared.sort_unstable_by_key(|&(source, _, start, _)| (source, start));
+        let min_shared = self.config.min_shared.max(1);
+        let mut keys = Vec::new();
         for run in shared.chunk_by(|a, b| a.0 == b.0) {
-            let mut distinct = 0;
-            let mut last = None;
-            for &(_, key, _, _) in run {
-                if last != Some(key) {
-                    distinct += 1;
-                    last = Some(key);
+            // A copied passage is a cluster: inside it the shared k-grams overlap or follow
+            // each other closely (every window of w k-grams selects one).
+            for cluster in run.chunk_by(|a, b| b.2 <= a.3 + MAX_GAP) {
+                keys.clear();
+                keys.extend(cluster.iter().map(|h| h.1));
+                keys.sort_unstable();
+                keys.dedup();
+                if keys.len() < min_shared {
+                    continue;
                 }
+                let (source, start) = (cluster[0].0, cluster[0].2);
+                let end = cluster.iter().map(|h| h.3).max().unwrap_or(start);
+                covered.push((source, start, end));
+                out.push(self.finding(source, start, end, (0.5 + keys.len() as f32 / 20.0).min(1.0)));
             }
-            if distinct < self.config.min_shared.max(1) {
-                continue;
-            }
-            let start = run.iter().map(|h| h.2).min().unwrap_or(0);
-            let end = run.iter().map(|h| h.3).max().unwrap_or(0);
-            covered.push((run[0].0, start, end));
-            out.push(self.finding(run[0].0, start, end, (0.5 + distinct as f32 / 20.0).min(1.0)));
         }
         for (source, start, end) in values {
             if !covered.iter().any(|&(s, from, to)| s == source && from <= start && end <= to) {
@@ -271,34 +314,39 @@ const TOKEN: [bool; 256] = {
 };
 
 /// Calls `f` with each value token that qualifies (see the module docs): its normal form
-/// (lowercased letters, digits and `@`) and its byte span.
+/// (lowercased letters, digits and `@`) and its byte span. Only tokens around a digit or an
+/// `@` can qualify, so the text is searched for those eight bytes at a time, and only the
+/// tokens around them are looked at.
 fn for_each_value(text: &str, normal: &mut Vec<u8>, mut f: impl FnMut(&[u8], usize, usize)) {
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !TOKEN[bytes[i] as usize] {
-            i += 1;
+    let joins = |at: usize| {
+        TOKEN[bytes[at] as usize]
+            || (bytes[at] == b' '
+                && at > 0
+                && bytes[at - 1].is_ascii_digit()
+                && bytes.get(at + 1).is_some_and(u8::is_ascii_digit))
+    };
+    let mut done = 0;
+    while let Some(hit) = next_digit_or_at(bytes, done) {
+        if !(bytes[hit].is_ascii_digit() || bytes[hit] == b'@') {
+            done = hit + 1;
             continue;
         }
-        let start = i;
-        let mut digit_or_at = false;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if TOKEN[b as usize] {
-                digit_or_at |= b.is_ascii_digit() || b == b'@';
-            } else if !(b == b' ' && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
-            {
-                break;
-            }
-            i += 1;
+        let mut start = hit;
+        while start > done && joins(start - 1) {
+            start -= 1;
         }
-        // Most tokens are words: no digit, no `@`.
-        if !digit_or_at || i - start < MIN_VALUE_CHARS {
+        let mut end = hit + 1;
+        while end < bytes.len() && joins(end) {
+            end += 1;
+        }
+        done = end;
+        if end - start < MIN_VALUE_CHARS {
             continue;
         }
         // Non-ASCII bytes are taken whole (never split inside a character); only letters and
         // digits among them count.
-        let token = &text[start..i];
+        let token = &text[start..end];
         normal.clear();
         let mut chars = 0;
         for c in token.chars() {
@@ -320,6 +368,26 @@ fn for_each_value(text: &str, normal: &mut Vec<u8>, mut f: impl FnMut(&[u8], usi
             f(normal, start + lead, start + lead + trimmed.len());
         }
     }
+}
+
+/// The first byte at or after `from` that may be a digit or `@`: bytes whose low seven bits
+/// are 0x30 to 0x40, found eight at a time (a superset; the caller checks the byte).
+fn next_digit_or_at(bytes: &[u8], from: usize) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while i + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[i..i + 8]);
+        let y = u64::from_le_bytes(word) & LOW7;
+        // High bit of each byte: at least 0x30, and not at least 0x41.
+        let found = y.wrapping_add(0x5050_5050_5050_5050) & !y.wrapping_add(0x3f3f_3f3f_3f3f_3f3f) & HIGH;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    (i..bytes.len()).find(|&j| (0x30..=0x40).contains(&(bytes[j] & 0x7f)))
 }
 
 /// Seeded hash of a value's normal form (FNV-1a steps, MurmurHash3 finish).
@@ -369,10 +437,26 @@ mod tests {
         assert!(found.iter().all(|(_, source)| source == "crm.internal/api/customers"), "{found:?}");
         // One match covers the copied notes (the e-mail may be a second, exact-value match).
         assert!(
-            found.iter().any(|(span, _)| span.contains("contact by phone") && span.contains("Renewal of the premium")),
+            found.iter().any(|(span, _)| span.contains("by phone after") && span.contains("Renewal of the premium")),
             "{found:?}"
         );
         assert!(scan(&store, "What is the capital of France? Paris, of course.", now).is_empty());
+    }
+
+    #[test]
+    fn scattered_coincidences_do_not_add_up() {
+        let (mut store, now) = store(TaintConfig::default());
+        let response = "The quarterly board memo says: revenue grew in every northern region while \
+                        the southern launch slipped; legal review of the term sheet continues.";
+        store.remember("memo", response, now);
+        // Snippets of 17 letters (two k-grams each) far apart: never three shared fingerprints
+        // in one cluster, whatever the hash table.
+        let filler = "lorem ipsum dolor sit amet consectetur adipiscing elit ".repeat(2);
+        let outbound = format!("x memo says revenue gr {filler} southern launch sli {filler} the term sheet co y");
+        assert!(scan(&store, &outbound, now).is_empty());
+        // The same sentence copied whole is a cluster.
+        let copied = format!("fyi: {} end", &response[..90]);
+        assert_eq!(scan(&store, &copied, now).len(), 1);
     }
 
     #[test]
@@ -429,6 +513,19 @@ mod tests {
     }
 
     #[test]
+    fn filter_rebuilds_keep_every_held_key() {
+        let (mut store, now) = store(TaintConfig { max_entries: 5000, ..TaintConfig::default() });
+        let values: Vec<String> = (0..4000).map(|i| format!("acct-{:010}", i * 7919)).collect();
+        for (i, chunk) in values.chunks(100).enumerate() {
+            store.remember(&format!("s{}", i % 3), &chunk.join(" / "), now);
+        }
+        assert!(store.filter_keys > MIN_FILTER_KEYS, "rebuilt and grown");
+        // About 265 keys a response, 5000 held: the last 15 responses are whole, the first 15 gone.
+        assert!(values[..1500].iter().all(|v| scan(&store, v, now).is_empty()), "the oldest are evicted");
+        assert!(values[2500..].iter().all(|v| scan(&store, v, now).len() == 1), "the newest are found");
+    }
+
+    #[test]
     fn detector_reads_the_shared_store() {
         let store = Arc::new(RwLock::new(TaintStore::new(TaintConfig::default())));
         let detector = TaintDetector::new(Arc::clone(&store));
@@ -440,6 +537,23 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].label.as_deref(), Some("tickets"));
         assert!(detector.memory_bytes() > 0);
+    }
+
+    #[test]
+    fn digit_or_at_search_finds_the_first() {
+        let text = b"no digits here, none at all!! but 7 and later @ too";
+        assert_eq!(next_digit_or_at(text, 0), Some(34));
+        assert_eq!(next_digit_or_at(text, 35), Some(46));
+        assert_eq!(next_digit_or_at(text, 47), None);
+        assert_eq!(next_digit_or_at(b"abc", 0), None);
+        for (i, b) in (0u8..=255).enumerate() {
+            let mut bytes = vec![b'x'; 20];
+            bytes[i % 20] = b;
+            let found = next_digit_or_at(&bytes, 0);
+            if b.is_ascii_digit() || b == b'@' {
+                assert_eq!(found, Some(i % 20), "{b:#x}");
+            }
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Context words: the words near a candidate that say what it is ("card", "IBAN", "born").
-//! One case-insensitive Aho-Corasick automaton over all words of all families; each word maps
-//! to a bit set of families. Only the few bytes around a candidate are ever searched.
-
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+//! Each word maps to a bit set of families. Only the few bytes around a candidate are ever
+//! searched, and a context word always starts a word, so the search looks only at word starts:
+//! a bit table of the first two letters rejects almost all of them, the rest are compared with
+//! the few words of the same first letter. (An overlapping Aho-Corasick search over the same
+//! windows measured about three times slower.)
 
 pub(super) const CARD: u32 = 1 << 0;
 pub(super) const IBAN: u32 = 1 << 1;
@@ -25,6 +26,9 @@ pub(super) const VERSION: u32 = 1 << 16;
 
 /// How far before a candidate context words count (bytes).
 pub(super) const BEFORE: usize = 50;
+
+/// How far past a candidate [`Cache`] searches in the same call.
+const AHEAD: usize = 64;
 
 const WORDS: &[(u32, &[&str])] = &[
     (
@@ -192,55 +196,91 @@ const WORDS: &[(u32, &[&str])] = &[
     (VERSION, &["version", "ver", "ver.", "release", "build", "firmware", "kernel", "v."]),
 ];
 
+struct Word {
+    /// Lower-case bytes.
+    text: &'static [u8],
+    families: u32,
+    /// Short words must also end at a word boundary ("cc" is no context inside "accent").
+    whole: bool,
+}
+
 pub(super) struct Context {
-    automaton: AhoCorasick,
-    families: Vec<u32>,
-    /// Whether a word must also end at a word boundary (short words inside longer ones mislead).
-    whole: Vec<bool>,
+    /// Grouped by first byte.
+    words: Vec<Word>,
+    /// `words[by_first[c]..by_first[c + 1]]` start with byte `c`.
+    by_first: [u16; 257],
+    /// Bit `c0 * 256 + c1` is set when some word starts with `c0 c1` (lower case).
+    first_two: Box<[u64; 1024]>,
     /// Longest word, in bytes.
     longest: usize,
 }
 
 impl Context {
     pub(super) fn new() -> Self {
-        let mut words: Vec<(&str, u32)> = Vec::new();
+        let mut words: Vec<Word> = Vec::new();
         for (family, list) in WORDS {
             for word in *list {
-                match words.iter_mut().find(|(w, _)| w.eq_ignore_ascii_case(word)) {
-                    Some((_, f)) => *f |= family,
-                    None => words.push((word, *family)),
+                let text = word.as_bytes();
+                debug_assert!(
+                    text.len() >= 2 && text[0].is_ascii_lowercase() && !text.iter().any(u8::is_ascii_uppercase)
+                );
+                match words.iter_mut().find(|w| w.text == text) {
+                    Some(w) => w.families |= family,
+                    None => {
+                        let whole = text.len() <= 3 && text.last().is_some_and(u8::is_ascii_alphanumeric);
+                        words.push(Word { text, families: *family, whole });
+                    }
                 }
             }
         }
-        let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(words.iter().map(|(w, _)| w))
-            .expect("context words compile");
-        let whole = words
-            .iter()
-            .map(|(w, _)| w.len() <= 3 && w.bytes().last().is_some_and(|c| c.is_ascii_alphanumeric()))
-            .collect();
-        let longest = words.iter().map(|(w, _)| w.len()).max().unwrap_or(0);
-        Self { automaton, families: words.iter().map(|(_, f)| *f).collect(), whole, longest }
+        words.sort_by_key(|w| w.text[0]);
+        let mut by_first = [0u16; 257];
+        let mut first_two = Box::new([0u64; 1024]);
+        for w in &words {
+            by_first[usize::from(w.text[0]) + 1] += 1;
+            let bit = usize::from(w.text[0]) << 8 | usize::from(w.text[1]);
+            first_two[bit / 64] |= 1 << (bit % 64);
+        }
+        for c in 0..256 {
+            by_first[c + 1] += by_first[c];
+        }
+        let longest = words.iter().map(|w| w.text.len()).max().unwrap_or(0);
+        Self { words, by_first, first_two, longest }
     }
 
-    /// Calls `hit(start, end, families)` for each context word inside `text[from..to]`.
+    /// Calls `hit(start, end, families)` for each context word inside `text[from..to]`, in order
+    /// of position.
     fn each(&self, text: &[u8], from: usize, to: usize, mut hit: impl FnMut(usize, usize, u32)) {
         let to = to.min(text.len());
-        let from = from.min(to);
-        for m in self.automaton.find_overlapping_iter(&text[from..to]) {
-            let (s, e) = (from + m.start(), from + m.end());
-            // A word counts only where it starts a word, and short ones only as whole words.
-            if s > 0 && text[s - 1].is_ascii_alphanumeric() {
+        let mut i = from.min(to);
+        while i + 1 < to {
+            let c0 = text[i];
+            let starts = c0.is_ascii_alphabetic() && (i == 0 || !text[i - 1].is_ascii_alphanumeric());
+            if !starts {
+                i += 1;
                 continue;
             }
-            let id = m.pattern().as_usize();
-            if self.whole[id] && text.get(e).is_some_and(u8::is_ascii_alphanumeric) {
-                continue;
+            let (c0, c1) = (c0.to_ascii_lowercase(), text[i + 1].to_ascii_lowercase());
+            let bit = usize::from(c0) << 8 | usize::from(c1);
+            if self.first_two[bit / 64] & (1 << (bit % 64)) != 0 {
+                let range =
+                    usize::from(self.by_first[usize::from(c0)])..usize::from(self.by_first[usize::from(c0) + 1]);
+                for w in &self.words[range] {
+                    let end = i + w.text.len();
+                    if w.text[1] != c1 || end > to || !text[i..end].eq_ignore_ascii_case(w.text) {
+                        continue;
+                    }
+                    if w.whole && text.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+                        continue;
+                    }
+                    hit(i, end, w.families);
+                }
             }
-            hit(s, e, self.families[id]);
+            // The rest of this word cannot start another one.
+            i += 1;
+            while i < to && text[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
         }
     }
 
@@ -250,18 +290,13 @@ impl Context {
         self.each(text, from, to, |_, _, f| mask |= f);
         mask
     }
-
-    /// Families of the context words in the [`BEFORE`] bytes before `start`.
-    pub(super) fn before(&self, text: &[u8], start: usize) -> u32 {
-        self.families(text, start.saturating_sub(BEFORE), start)
-    }
 }
 
 /// Context words found so far in one text. Nearby candidates have overlapping windows; this
 /// searches each stretch of text once instead of once per candidate.
 pub(super) struct Cache<'c> {
     ctx: &'c Context,
-    /// `text[lo..hi]` has been searched; `hits` holds its words in order of their end.
+    /// `text[lo..hi]` has been searched; `hits` holds the words found there.
     lo: usize,
     hi: usize,
     hits: Vec<(usize, usize, u32)>,
@@ -272,33 +307,39 @@ impl<'c> Cache<'c> {
         Self { ctx, lo: 0, hi: 0, hits: Vec::new() }
     }
 
-    /// Same as [`Context::before`].
+    /// Families of the context words in the [`BEFORE`] bytes before `start`.
     pub(super) fn before(&mut self, text: &[u8], start: usize) -> u32 {
         let start = start.min(text.len());
         let from = start.saturating_sub(BEFORE);
+        // Search a little past `start` too: candidates come in clusters, and one search call
+        // per cluster costs less than one per candidate.
+        let ahead = (start + AHEAD).min(text.len());
         if from >= self.lo && from <= self.hi {
             if start > self.hi {
-                // Extend to the right; words ending by `hi` are known already.
+                // Extend to the right; words starting before `hi` are known already.
                 let (known, hits) = (self.hi, &mut self.hits);
                 let rescan = known.saturating_sub(self.ctx.longest).max(self.lo);
-                self.ctx.each(text, rescan, start, |s, e, f| {
+                self.ctx.each(text, rescan, ahead, |s, e, f| {
                     if e > known {
                         hits.push((s, e, f));
                     }
                 });
-                self.hi = start;
+                self.hi = ahead;
             }
         } else {
             self.hits.clear();
             let hits = &mut self.hits;
-            self.ctx.each(text, from, start, |s, e, f| hits.push((s, e, f)));
-            (self.lo, self.hi) = (from, start);
+            self.ctx.each(text, from, ahead, |s, e, f| hits.push((s, e, f)));
+            (self.lo, self.hi) = (from, ahead);
         }
         let mut mask = 0;
+        // Hits are in order of start, except that a rescan may add one starting up to
+        // `longest` bytes before an earlier hit: past that distance, no older hit can count.
+        let stop = from.saturating_sub(self.ctx.longest);
         for &(s, e, f) in self.hits.iter().rev() {
-            if e <= start && s >= from {
+            if s >= from && e <= start {
                 mask |= f;
-            } else if e < from {
+            } else if s < stop {
                 break;
             }
         }

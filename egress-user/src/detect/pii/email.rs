@@ -1,21 +1,23 @@
 //! E-mail addresses: found from each `@` (memchr), expanded to a local part and a domain whose
 //! top-level domain must be a real one, so `user@host.local` or `a@b.c` are not reported.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::context::{self as cx, Context};
+use super::context::{self as cx, Cache, Context};
 use super::tables::TLDS;
 use crate::detect::{Category, Detector, Match};
 
 pub(super) struct Email {
     ctx: Arc<Context>,
-    tlds: HashSet<&'static [u8]>,
+    /// Sorted, for binary search.
+    tlds: Vec<&'static [u8]>,
 }
 
 impl Email {
     pub(super) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx, tlds: TLDS.iter().map(|t| t.as_bytes()).collect() }
+        let mut tlds: Vec<&'static [u8]> = TLDS.iter().map(|t| t.as_bytes()).collect();
+        tlds.sort_unstable();
+        Self { ctx, tlds }
     }
 
     fn tld_ok(&self, tld: &[u8]) -> bool {
@@ -25,7 +27,7 @@ impl Email {
             *dst = c.to_ascii_lowercase();
         }
         // Internationalised TLDs (`xn--p1ai`) are all delegated ccTLDs or brands.
-        self.tlds.contains(&*buf) || (buf.starts_with(b"xn--") && buf.len() > 5)
+        self.tlds.binary_search(&&*buf).is_ok() || (buf.starts_with(b"xn--") && buf.len() > 5)
     }
 
     fn domain_ok(&self, domain: &[u8]) -> bool {
@@ -61,6 +63,7 @@ impl Detector for Email {
     fn scan(&self, text: &str, out: &mut Vec<Match>) {
         let b = text.as_bytes();
         let mut floor = 0;
+        let mut cache = Cache::new(&self.ctx);
         for at in memchr::memchr_iter(b'@', b) {
             if at < floor {
                 continue;
@@ -93,7 +96,7 @@ impl Detector for Email {
             if e - at > 254 || !self.domain_ok(&b[at + 1..e]) {
                 continue;
             }
-            let boosted = self.ctx.before(b, s) & cx::EMAIL != 0;
+            let boosted = cache.before(b, s) & cx::EMAIL != 0;
             let confidence = if boosted { 0.97 } else { 0.9 };
             out.push(Match { detector: "email", category: Category::Pii, start: s, end: e, confidence, label: None });
             floor = e;

@@ -4,7 +4,7 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use super::context::{self as cx, Context};
+use super::context::{self as cx, Cache, Context};
 use crate::detect::{Category, Detector, Match};
 
 pub(super) struct Ipv6 {
@@ -40,6 +40,7 @@ impl Detector for Ipv6 {
     fn scan(&self, text: &str, out: &mut Vec<Match>) {
         let b = text.as_bytes();
         let mut floor = 0;
+        let mut cache = Cache::new(&self.ctx);
         for colon in memchr::memchr_iter(b':', b) {
             if colon < floor {
                 continue;
@@ -77,7 +78,7 @@ impl Detector for Ipv6 {
             }
             let Some(ip) = text.get(s..e).and_then(|c| c.parse::<Ipv6Addr>().ok()) else { continue };
             let base = base_confidence(&ip);
-            let confidence = if self.ctx.before(b, s) & cx::IP != 0 { base + 0.25 } else { base };
+            let confidence = if cache.before(b, s) & cx::IP != 0 { base + 0.25 } else { base };
             out.push(Match { detector: "ipv6", category: Category::Pii, start: s, end: e, confidence, label: None });
         }
     }

@@ -23,11 +23,14 @@ struct Tok {
     e: usize,
     digits: usize,
     upper: usize,
+    /// The separator to the next token when it is one byte; 0 when there is none or it is
+    /// longer (see [`Scan::sep`] for those).
+    sep: u8,
 }
 
 impl Tok {
     fn at(b: &[u8], s: usize) -> Self {
-        let mut t = Tok { s, e: s, digits: 0, upper: 0 };
+        let mut t = Tok { s, e: s, digits: 0, upper: 0, sep: 0 };
         while let Some(&c) = b.get(t.e) {
             match c {
                 b'0'..=b'9' => t.digits += 1,
@@ -170,6 +173,9 @@ impl<'a, 's> Scan<'a, 's> {
             if t.digits == 0 && (t.len() > 4 || t.upper != t.len()) {
                 break;
             }
+            if j - toks[n - 1].e == 1 {
+                toks[n - 1].sep = b[j - 1];
+            }
             toks[n] = t;
             n += 1;
         }
@@ -226,18 +232,23 @@ impl<'a, 's> Scan<'a, 's> {
         (k + 1 < self.n).then(|| &self.b[self.toks[k].e..self.toks[k + 1].s])
     }
 
+    /// The one-byte separator after token `k`, or 0.
+    fn sep1(&self, k: usize) -> u8 {
+        if k + 1 < self.n { self.toks[k].sep } else { 0 }
+    }
+
     /// Whether tokens `i..i + lens.len()` are pure digit tokens of these lengths, joined by `sep`.
-    fn layout(&self, i: usize, lens: &[usize], sep: &[u8]) -> bool {
+    fn layout(&self, i: usize, lens: &[usize], sep: u8) -> bool {
         lens.iter().enumerate().all(|(k, &len)| {
             self.tok(i + k).is_some_and(|t| t.pure() && t.len() == len)
-                && (k + 1 == lens.len() || self.sep(i + k) == Some(sep))
+                && (k + 1 == lens.len() || self.sep1(i + k) == sep)
         })
     }
 
     /// Whether the run `i..=j` is not part of a longer run of digit groups joined by `sep`.
-    fn whole_run(&self, i: usize, j: usize, sep: &[u8]) -> bool {
-        let left = i == 0 || self.sep(i - 1) != Some(sep) || !self.toks[i - 1].pure();
-        let right = j + 1 >= self.n || self.sep(j) != Some(sep) || !self.toks[j + 1].pure();
+    fn whole_run(&self, i: usize, j: usize, sep: u8) -> bool {
+        let left = i == 0 || self.sep1(i - 1) != sep || !self.toks[i - 1].pure();
+        let right = j + 1 >= self.n || self.sep1(j) != sep || !self.toks[j + 1].pure();
         left && right
     }
 
@@ -365,7 +376,7 @@ impl<'a, 's> Scan<'a, 's> {
             }
             // "AB123456 C"
             8 => {
-                let suffix = self.tok(i + 1).filter(|s| s.len() == 1 && self.sep(i) == Some(b" "))?;
+                let suffix = self.tok(i + 1).filter(|s| s.len() == 1 && self.sep1(i) == b' ')?;
                 let mut nino = [0u8; 9];
                 nino[..8].copy_from_slice(code);
                 nino[8] = self.b[suffix.s];
@@ -395,7 +406,7 @@ impl<'a, 's> Scan<'a, 's> {
         let lens: &[usize] = if t.len() == 2 { &[2, 2, 2] } else { &[6] };
         let last = i + lens.len();
         let suffix = self.tok(last)?;
-        if !self.layout(i, lens, b" ") || self.sep(last - 1) != Some(b" ") || suffix.len() != 1 {
+        if !self.layout(i, lens, b' ') || self.sep1(last - 1) != b' ' || suffix.len() != 1 {
             return None;
         }
         let mut nino = [0u8; 9];
@@ -417,7 +428,7 @@ impl<'a, 's> Scan<'a, 's> {
     fn es_spaced(&mut self, i: usize, out: &mut Vec<Match>) -> Option<usize> {
         let t = self.toks[i];
         let b = self.b;
-        let sep = self.sep(i).filter(|s| matches!(*s, b"-" | b" "))?;
+        let sep = Some(self.sep1(i)).filter(|s| matches!(s, b'-' | b' '))?;
         let letter = self.tok(i + 1).filter(|l| l.len() == 1 && l.upper == 1)?;
         let mut code = [0u8; 9];
         let (name, start) = match t.len() {
@@ -425,7 +436,7 @@ impl<'a, 's> Scan<'a, 's> {
                 code[..8].copy_from_slice(&b[t.s..t.e]);
                 ("es_dni", t.s)
             }
-            7 if t.s >= 2 && b[t.s - 1] == sep[0] && matches!(b[t.s - 2], b'X' | b'Y' | b'Z') => {
+            7 if t.s >= 2 && b[t.s - 1] == sep && matches!(b[t.s - 2], b'X' | b'Y' | b'Z') => {
                 code[0] = b[t.s - 2];
                 code[1..8].copy_from_slice(&b[t.s..t.e]);
                 ("es_nie", t.s - 2)
@@ -458,13 +469,13 @@ impl<'a, 's> Scan<'a, 's> {
         if t.len() != 4 {
             return None;
         }
-        let sep = self.sep(i).filter(|s| matches!(*s, b" " | b"-"))?;
+        let sep = Some(self.sep1(i)).filter(|s| matches!(s, b' ' | b'-'))?;
         let mut lens = [0usize; 5];
         let mut count = 0;
         let mut total = 0;
         while count < 5 {
             let Some(g) = self.tok(i + count).filter(|g| g.pure()) else { break };
-            if (count > 0 && self.sep(i + count - 1) != Some(sep)) || total + g.len() > 19 {
+            if (count > 0 && self.sep1(i + count - 1) != sep) || total + g.len() > 19 {
                 break;
             }
             lens[count] = g.len();
@@ -497,13 +508,13 @@ impl<'a, 's> Scan<'a, 's> {
         let mut code = [0u8; 15];
         let next = if t.len() == 15 {
             i + 1
-        } else if t.len() == 13 && t.pure() && self.layout(i + 1, &[2], b"") && self.sep(i) == Some(b" ") {
+        } else if t.len() == 13 && t.pure() && self.layout(i + 1, &[2], 0) && self.sep1(i) == b' ' {
             i + 2
         } else if t.len() == 1 && (i + 7 <= self.n) {
             let spaced = [1, 2, 2, 2, 3, 3, 2]
                 .iter()
                 .enumerate()
-                .all(|(k, &len)| self.toks[i + k].len() == len && (k == 6 || self.sep(i + k) == Some(b" ")));
+                .all(|(k, &len)| self.toks[i + k].len() == len && (k == 6 || self.sep1(i + k) == b' '));
             if !spaced {
                 return None;
             }
@@ -529,7 +540,7 @@ impl<'a, 's> Scan<'a, 's> {
                 return None;
             }
             (i + 1, 0.9)
-        } else if t.len() == 2 && self.layout(i, &[2, 3, 3, 3], b" ") && self.whole_run(i, i + 3, b" ") {
+        } else if t.len() == 2 && self.layout(i, &[2, 3, 3, 3], b' ') && self.whole_run(i, i + 3, b' ') {
             (i + 4, 0.6)
         } else {
             return None;
@@ -547,9 +558,9 @@ impl<'a, 's> Scan<'a, 's> {
     fn ssn(&mut self, i: usize, out: &mut Vec<Match>) -> Option<usize> {
         let t = self.toks[i];
         let mut d = [0u8; 9];
-        let (next, base) = if self.layout(i, &[3, 2, 4], b"-") && self.whole_run(i, i + 2, b"-") {
+        let (next, base) = if self.layout(i, &[3, 2, 4], b'-') && self.whole_run(i, i + 2, b'-') {
             (i + 3, 0.7)
-        } else if self.layout(i, &[3, 2, 4], b" ") && self.whole_run(i, i + 2, b" ") {
+        } else if self.layout(i, &[3, 2, 4], b' ') && self.whole_run(i, i + 2, b' ') {
             (i + 3, 0.45)
         } else if t.len() == 9 && self.has(t.s, cx::SSN) {
             (i + 1, 0.85)
@@ -569,8 +580,7 @@ impl<'a, 's> Scan<'a, 's> {
     fn cpf(&mut self, i: usize, out: &mut Vec<Match>) -> Option<usize> {
         let t = self.toks[i];
         let mut d = [0u8; 11];
-        let formatted =
-            self.layout(i, &[3, 3, 3], b".") && self.sep(i + 2) == Some(b"-") && self.layout(i + 3, &[2], b"");
+        let formatted = self.layout(i, &[3, 3, 3], b'.') && self.sep1(i + 2) == b'-' && self.layout(i + 3, &[2], 0);
         let (next, base) = if formatted {
             (i + 4, 0.8)
         } else if t.len() == 11 && self.has(t.s, cx::CPF) {
@@ -593,7 +603,7 @@ impl<'a, 's> Scan<'a, 's> {
         let mut d = [0u8; 9];
         let next = if t.len() == 9 {
             i + 1
-        } else if self.layout(i, &[4, 2, 3], b".") {
+        } else if self.layout(i, &[4, 2, 3], b'.') {
             i + 3
         } else {
             return None;
@@ -626,7 +636,7 @@ impl<'a, 's> Scan<'a, 's> {
             }
             (i + 1, 0.9)
         } else {
-            let sep = self.sep(i).filter(|s| matches!(*s, b" " | b"-"))?;
+            let sep = Some(self.sep1(i)).filter(|s| matches!(s, b' ' | b'-'))?;
             if !(self.layout(i, &[4, 4, 4], sep) && self.whole_run(i, i + 2, sep)) {
                 return None;
             }
@@ -715,12 +725,16 @@ impl<'a, 's> Scan<'a, 's> {
         let t = self.toks[i];
         let b = self.b;
         let start = if t.s > 0 && b[t.s - 1] == b'(' { t.s - 1 } else { t.s };
-        if !self.has(start, cx::PHONE) || (start < t.s && !free_left(b, start)) {
+        if start < t.s && !free_left(b, start) {
             return None;
         }
         let mut d = [0u8; 16];
         let mut ends = [(0, 0); 8];
         let count = self.phone_groups(i, 12, &mut d, &mut ends);
+        // The context lookup costs more than the digit count: do it last.
+        if ends[..count].iter().all(|&(_, nd)| nd < 7) || !self.has(start, cx::PHONE) {
+            return None;
+        }
         for (g, &(k, nd)) in ends[..count].iter().enumerate().rev() {
             let digits = &d[..nd];
             let end = self.toks[k].e;
@@ -739,11 +753,11 @@ impl<'a, 's> Scan<'a, 's> {
     /// (`1.2.3`, `1.2.3.4.5`, `version 10.0.0.1`) is consumed as a version string.
     fn ipv4(&mut self, i: usize, out: &mut Vec<Match>) -> Option<usize> {
         let t = self.toks[i];
-        if t.len() > 3 || (i > 0 && self.sep(i - 1) == Some(b".")) {
+        if t.len() > 3 || (i > 0 && self.sep1(i - 1) == b'.') {
             return None;
         }
         let mut j = i;
-        while self.sep(j) == Some(b".") && self.toks[j + 1].pure() && self.toks[j + 1].len() <= 3 {
+        while self.sep1(j) == b'.' && self.toks[j + 1].pure() && self.toks[j + 1].len() <= 3 {
             j += 1;
         }
         if j - i + 1 < 3 {
@@ -755,12 +769,7 @@ impl<'a, 's> Scan<'a, 's> {
             Some(b'/') => true,
             _ => free_right(self.b, end),
         };
-        if j - i + 1 == 4
-            && free_left(self.b, t.s)
-            && right
-            && !self.inside_ipv6(t.s, end)
-            && !self.has(t.s, cx::VERSION)
-        {
+        if j - i + 1 == 4 && free_left(self.b, t.s) && right {
             let mut octets = [0u8; 4];
             let mut ok = true;
             for (k, tok) in self.toks[i..=j].iter().enumerate() {
@@ -769,7 +778,7 @@ impl<'a, 's> Scan<'a, 's> {
                 ok &= value <= 255 && !(text.len() > 1 && text[0] == b'0');
                 octets[k] = value as u8;
             }
-            if ok {
+            if ok && !self.inside_ipv6(t.s, end) && !self.has(t.s, cx::VERSION) {
                 let ip = Ipv4Addr::from(octets);
                 let [a, b, ..] = octets;
                 let low = ip.is_private()

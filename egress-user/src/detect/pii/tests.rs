@@ -731,22 +731,37 @@ fn lorem_4m() -> String {
 }
 
 /// `cargo test --release -p egress-user --lib detect::pii::tests::throughput -- --ignored --nocapture`
+///
+/// Reports the best and the median of several batches: a shared machine adds noise, never speed.
 #[test]
 #[ignore = "prints timings; run in release"]
 fn throughput() {
     let dets = detectors();
     let mut out = Vec::new();
-    for (name, text, rounds) in [("chat JSON 4 KiB", chat_json_4k(), 20_000), ("prose 4 MiB", lorem_4m(), 20)] {
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
-            out.clear();
-            for d in &dets {
-                d.scan(std::hint::black_box(&text), &mut out);
-            }
-        }
-        let secs = start.elapsed().as_secs_f64();
-        let mb_s = (text.len() * rounds) as f64 / secs / 1e6;
-        let per = secs / rounds as f64 * 1e6;
-        println!("{name}: {} bytes, {per:.2} µs per scan, {mb_s:.0} MB/s, {} matches", text.len(), out.len());
+    for (name, text, rounds) in [("chat JSON 4 KiB", chat_json_4k(), 2_000), ("prose 4 MiB", lorem_4m(), 2)] {
+        let mut per_scan: Vec<f64> = (0..15)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                for _ in 0..rounds {
+                    out.clear();
+                    for d in &dets {
+                        d.scan(std::hint::black_box(&text), &mut out);
+                    }
+                }
+                start.elapsed().as_secs_f64() / rounds as f64
+            })
+            .collect();
+        per_scan.sort_by(f64::total_cmp);
+        let (best, median) = (per_scan[0], per_scan[per_scan.len() / 2]);
+        let mb_s = |secs: f64| text.len() as f64 / secs / 1e6;
+        println!(
+            "{name}: {} bytes, {} matches; best {:.2} µs/scan = {:.0} MB/s; median {:.2} µs/scan = {:.0} MB/s",
+            text.len(),
+            out.len(),
+            best * 1e6,
+            mb_s(best),
+            median * 1e6,
+            mb_s(median)
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::entropy::{
     Classes, entropy_threshold, is_constant_name, is_hash_like, is_placeholder, is_template, is_uuid, is_wordy,
     looks_fake, looks_like_path, shannon,
 };
-use super::rules::{B64, Check, ContextRule, HEX, Set, aws_secret_shape, has, set};
+use super::rules::{B64, CONTEXT_RULES, Check, HEX, Set, aws_secret_shape, has, set};
 
 /// A finding before it becomes a [`super::super::Match`].
 #[derive(Clone, Debug, PartialEq)]
@@ -46,10 +46,10 @@ pub(crate) enum Class {
     Aws,
 }
 
-/// The word roots the automaton looks for (in lower, `Title` and `UPPER` case). A root must
-/// end the identifier it sits in; the whole identifier is then matched against [`KEYWORDS`].
-pub(crate) const ROOTS: &[&str] =
-    &["password", "passwd", "passphrase", "pass", "pwd", "secret", "token", "key", "auth", "credential", "credentials"];
+/// The word roots the keyword automaton looks for (in lower, `Title` and `UPPER` case). A
+/// hit is widened to the whole identifier around it, which must end with one of [`KEYWORDS`]
+/// (`DB_PASSWORD`, `apiKey`, `x-auth-token`).
+pub(crate) const ROOTS: &[&str] = &["pass", "pwd", "secret", "token", "key", "auth", "credential"];
 
 struct Keyword {
     /// Lowercase, without `_`, `-` or spaces: what the identifier must end with.
@@ -134,24 +134,13 @@ fn ends_with_norm(t: &[u8], id_start: usize, end: usize, kw: &[u8], spaces: bool
     Some(i)
 }
 
-/// The keyword a root hit completes, if the identifier around it names a secret.
+/// The keyword the identifier `t[id_start..id_end]` ends with, if it names a secret.
 ///
-/// `generic` lets the keyword span words (`api key`), for prose.
-fn keyword_at(t: &[u8], root_start: usize, root_end: usize, generic: bool) -> Option<&'static Keyword> {
-    if t.get(root_end).is_some_and(|&b| has(IDENT, b)) {
-        return None;
-    }
-    let mut id_start = root_start;
-    while id_start > 0
-        && root_start - id_start < 48
-        && (has(IDENT, t[id_start - 1]) || (generic && t[id_start - 1] == b' '))
-    {
-        id_start -= 1;
-    }
-    let found = KEYWORDS
+/// With `spaces`, the keyword may span words (`api key`), for prose.
+fn keyword_of(t: &[u8], id_start: usize, id_end: usize, spaces: bool) -> Option<&'static Keyword> {
+    let (keyword, at) = KEYWORDS
         .iter()
-        .find_map(|k| ends_with_norm(t, id_start, root_end, k.norm.as_bytes(), generic).map(|at| (k, at)))?;
-    let (keyword, at) = found;
+        .find_map(|k| ends_with_norm(t, id_start, id_end, k.norm.as_bytes(), spaces).map(|at| (k, at)))?;
     if matches!(keyword.norm, "pass" | "pwd") && at > 0 && t[at - 1].is_ascii_alphabetic() {
         // `bypass`, `compass`; but `dbPass` is a camelCase boundary.
         let camel = t[at].is_ascii_uppercase() && t[at - 1].is_ascii_lowercase();
@@ -160,23 +149,52 @@ fn keyword_at(t: &[u8], root_start: usize, root_end: usize, generic: bool) -> Op
         }
     }
     if keyword.norm == "token"
-        && NOT_SECRET.iter().any(|n| ends_with_norm(t, id_start, root_end, n.as_bytes(), generic).is_some())
+        && NOT_SECRET.iter().any(|n| ends_with_norm(t, id_start, id_end, n.as_bytes(), spaces).is_some())
     {
         return None;
     }
     Some(keyword)
 }
 
-/// A `keyword = value` assignment at a root hit (`root_start..root_end`).
-pub(crate) fn assignment(t: &[u8], root_start: usize, root_end: usize) -> Option<Found> {
-    let keyword = keyword_at(t, root_start, root_end, false)?;
-    let mut id_start = root_start;
-    while id_start > 0 && has(IDENT, t[id_start - 1]) {
+/// Everything a keyword root hit at `start..end` can lead to: an assignment, or else a
+/// high-entropy token shortly after. Returns the end of the identifier around the hit, so
+/// that other roots in the same identifier are not evaluated again.
+pub(crate) fn keyword_hit(t: &[u8], start: usize, end: usize, out: &mut Vec<Found>) -> usize {
+    let mut id_start = start;
+    while id_start > 0 && start - id_start < 48 && has(IDENT, t[id_start - 1]) {
         id_start -= 1;
     }
+    let mut id_end = end;
+    while id_end < t.len() && id_end - end < 48 && has(IDENT, t[id_end]) {
+        id_end += 1;
+    }
+    if t.get(id_end).is_some_and(|&b| has(IDENT, b)) {
+        return id_end;
+    }
+    if let Some(keyword) = keyword_of(t, id_start, id_end, false)
+        && let Some(found) = assignment(t, id_start, id_end, keyword)
+    {
+        out.push(found);
+        return id_end;
+    }
+    let mut words_start = id_start;
+    while words_start > 0
+        && id_start - words_start < 24
+        && (has(IDENT, t[words_start - 1]) || t[words_start - 1] == b' ')
+    {
+        words_start -= 1;
+    }
+    if keyword_of(t, words_start, id_end, true).is_some() {
+        out.extend(generic(t, id_end));
+    }
+    id_end
+}
+
+/// A `keyword = value` assignment after the identifier `t[id_start..id_end]`.
+fn assignment(t: &[u8], id_start: usize, id_end: usize, keyword: &Keyword) -> Option<Found> {
     let xml = id_start > 0 && t[id_start - 1] == b'<';
     let cli = t[id_start..].starts_with(b"--");
-    let mut p = root_end;
+    let mut p = id_end;
     let mut closers = 0;
     while closers < 2 && p < t.len() && matches!(t[p], b'"' | b'\'' | b'`' | b']') {
         p += 1;
@@ -226,6 +244,9 @@ pub(crate) fn assignment(t: &[u8], root_start: usize, root_end: usize) -> Option
         }
     };
     let v = &t[start..end];
+    if let Some(found) = provider(t, start, end) {
+        return Some(found);
+    }
     let (confidence, label) = judge_value(keyword, v, quoted)?;
     if keyword.class == Class::Aws && aws_secret_shape(v) {
         return Some(Found::new("aws_secret_access_key", start, end, 0.9));
@@ -353,10 +374,9 @@ const HASH_WORDS: &[&[u8]] =
 /// `commit`, ...) is near, then at low confidence, since the keyword is secret-ish; paths,
 /// URLs, dotted names, e-mail parts; templates and placeholders; sequences; word-like
 /// identifiers; strings with no digit; anything under [`entropy_threshold`].
-pub(crate) fn generic(t: &[u8], root_start: usize, root_end: usize) -> Option<Found> {
-    keyword_at(t, root_start, root_end, true)?;
-    let limit = t.len().min(root_end + GENERIC_WINDOW);
-    let mut p = root_end;
+pub(crate) fn generic(t: &[u8], from: usize) -> Option<Found> {
+    let limit = t.len().min(from + GENERIC_WINDOW);
+    let mut p = from;
     while p < limit {
         if !has(TOKEN, t[p]) {
             p += 1;
@@ -376,7 +396,7 @@ pub(crate) fn generic(t: &[u8], root_start: usize, root_end: usize) -> Option<Fo
         if s >= limit {
             break;
         }
-        if let Some(found) = judge_token(t, s, e) {
+        if let Some(found) = provider(t, s, e).or_else(|| judge_token(t, s, e)) {
             return Some(found);
         }
     }
@@ -583,91 +603,73 @@ pub(crate) fn sas_signature(t: &[u8], at: usize) -> Option<Found> {
     (sas && !is_placeholder(sig)).then(|| Found::new("azure_sas_token", s, e, 0.85))
 }
 
-/// A Discord bot token within the window after `from` (after `Bot ` or a `discord` name):
-/// `base64(user id).<6>.<27+>`, the first part decoding to the bot's numeric id.
-pub(crate) fn discord_bot(t: &[u8], from: usize) -> Option<Found> {
-    const CAND: Set = set(b"A-Za-z0-9._-");
-    let limit = t.len().min(from + 100);
-    let mut p = from;
-    while p < limit {
-        if !has(CAND, t[p]) {
-            p += 1;
+/// A Discord bot token: a run `base64(user id).<6>.<27+>` whose first part decodes to the
+/// bot's numeric id. `t[s..e]` is a long run of token characters.
+pub(crate) fn discord_bot(t: &[u8], s: usize, e: usize) -> Option<Found> {
+    let tok = &t[s..e];
+    if !(50..=100).contains(&tok.len()) || tok.iter().filter(|&&b| b == b'.').count() != 2 {
+        return None;
+    }
+    let mut parts = tok.split(|&b| b == b'.');
+    let (id, mid, mac) = (parts.next()?, parts.next()?, parts.next()?);
+    let shape = (18..=32).contains(&id.len()) && (5..=7).contains(&mid.len()) && (27..=40).contains(&mac.len());
+    let all_b64 = tok.iter().all(|&b| b == b'.' || b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let digits =
+        URL_SAFE_NO_PAD.decode(id).is_ok_and(|d| (17..=20).contains(&d.len()) && d.iter().all(u8::is_ascii_digit));
+    (shape && all_b64 && digits).then(|| Found::new("discord_bot_token", s, e, 0.9))
+}
+
+/// How far before a value its provider's name may stand.
+const PROVIDER_WINDOW: usize = 100;
+
+/// A value `t[vs..ve]` (after a keyword) that has the shape of a [`CONTEXT_RULES`] row whose
+/// provider is named shortly before it (`TWILIO_AUTH_TOKEN=<32 hex>`).
+pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
+    let v = &t[vs..ve];
+    if v.len() < 24 {
+        return None;
+    }
+    let from = vs.saturating_sub(PROVIDER_WINDOW);
+    let mut buf = [0u8; PROVIDER_WINDOW];
+    let near = &mut buf[..vs - from];
+    for (d, b) in near.iter_mut().zip(&t[from..vs]) {
+        *d = b.to_ascii_lowercase();
+    }
+    let near = &buf[..vs - from];
+    for rule in CONTEXT_RULES {
+        let len_ok = (rule.min as usize..=rule.max as usize).contains(&v.len());
+        if !len_ok || !v.iter().all(|&b| has(rule.set, b)) {
             continue;
         }
-        let s = p;
-        while p < t.len() && p - s < 128 && has(CAND, t[p]) {
-            p += 1;
+        let structured = matches!(rule.check, Check::Custom(_));
+        let shape = match rule.check {
+            Check::Custom(f) => f(v),
+            Check::Contains(needle) => memchr::memmem::find(v, needle.as_bytes()).is_some(),
+            Check::None | Check::Crc32Base62 => true,
+        };
+        if !shape || looks_fake(v) || is_placeholder(v) {
+            continue;
         }
-        let tok = &t[s..p];
-        let parts: Vec<&[u8]> = tok.split(|&b| b == b'.').collect();
-        if let [id, mid, mac] = parts.as_slice()
-            && (18..=32).contains(&id.len())
-            && (5..=7).contains(&mid.len())
-            && (27..=40).contains(&mac.len())
-            && URL_SAFE_NO_PAD
-                .decode(id)
-                .is_ok_and(|d| (17..=20).contains(&d.len()) && d.iter().all(u8::is_ascii_digit))
-            && (s == 0 || !t[s - 1].is_ascii_alphanumeric())
-        {
-            return Some(Found::new("discord_bot_token", s, p, 0.9));
+        let c = Classes::of(v);
+        if !structured && (c.digit == 0 || shannon(v) < if rule.set == HEX { 3.0 } else { 3.5 }) {
+            continue;
+        }
+        if named(near, &t[from..vs], rule.keyword.as_bytes()) {
+            return Some(Found::new(rule.name, vs, ve, rule.confidence));
         }
     }
     None
 }
 
-/// A context rule's key in the window after its provider's name (`kw_start..kw_end`).
-pub(crate) fn context(t: &[u8], kw_start: usize, kw_end: usize, rule: &ContextRule) -> Option<Found> {
-    if kw_start > 0 && t[kw_start - 1].is_ascii_alphabetic() {
-        return None;
-    }
-    // Short names must also end a word: `aws_key` and `AWSKey` but not `awsome`.
-    if rule.keyword.len() <= 4 && t.get(kw_end).is_some_and(u8::is_ascii_lowercase) && t[kw_start].is_ascii_lowercase()
-    {
-        return None;
-    }
-    let cand: Set = rule.set | IDENT;
-    let limit = t.len().min(kw_end + super::rules::CONTEXT_WINDOW);
-    let mut p = kw_end;
-    // Skip the rest of the identifier the name sits in.
-    while p < t.len() && has(IDENT, t[p]) {
-        p += 1;
-    }
-    while p < limit {
-        if !has(cand, t[p]) {
-            p += 1;
-            continue;
-        }
-        let s = p;
-        while p < t.len() && p - s < 1024 && has(cand, t[p]) {
-            p += 1;
-        }
-        let tok = &t[s..p];
-        let len_ok = (rule.min as usize..=rule.max as usize).contains(&tok.len());
-        if !len_ok || !tok.iter().all(|&b| has(rule.set, b)) {
-            continue;
-        }
-        if s > 0 && matches!(t[s - 1], b'/' | b'.' | b'@') {
-            continue;
-        }
-        if matches!(t.get(p), Some(b'.' | b'@')) && t.get(p + 1).is_some_and(u8::is_ascii_alphanumeric) {
-            continue;
-        }
-        let shape = match rule.check {
-            Check::Custom(f) => f(tok),
-            Check::Contains(needle) => memchr::memmem::find(tok, needle.as_bytes()).is_some(),
-            Check::None | Check::Crc32Base62 => true,
-        };
-        if !shape || looks_fake(tok) || is_placeholder(tok) {
-            continue;
-        }
-        let c = Classes::of(tok);
-        let structured = matches!(rule.check, Check::Custom(_));
-        if !structured && (c.digit == 0 || shannon(tok) < if rule.set == HEX { 3.0 } else { 3.5 }) {
-            continue;
-        }
-        return Some(Found::new(rule.name, s, p, rule.confidence));
-    }
-    None
+/// `name` occurs in `near` (`orig` lowercased) as a word or an identifier's first part: not
+/// after a letter (`laws`), and for short names not before a lowercase letter (`awsome`, but
+/// `AWSSecretKey` is fine).
+fn named(near: &[u8], orig: &[u8], name: &[u8]) -> bool {
+    memchr::memmem::find_iter(near, name).any(|i| {
+        let after_letter = i.checked_sub(1).is_some_and(|j| near[j].is_ascii_alphabetic());
+        let glued = name.len() <= 4 && orig.get(i + name.len()).is_some_and(u8::is_ascii_lowercase);
+        !after_letter && !glued
+    })
 }
 
 /// An AWS secret access key within a few hundred bytes of the key id at `start..end`.

@@ -2,11 +2,15 @@
 //! passwords in URLs, connection strings and assignments, and high-entropy strings next to
 //! a keyword.
 //!
-//! Speed comes from one pass: every literal any detector starts from (token prefixes,
-//! keyword roots, provider names, `-----BEGIN `, `eyJ`, `://`, ...) sits in a single
-//! Aho-Corasick automaton. Each hit runs only the small checks of the literals it completes
-//! (a length and alphabet walk, a checksum, a JSON header parse), so the cost is a scan
-//! plus a few nanoseconds per hit, not a regex per format.
+//! Speed: no regex per format. Two passes, each a SIMD-prefiltered search:
+//! - a small Aho-Corasick automaton (Teddy prefilter) over keyword roots (`pass`, `token`,
+//!   `key`, ...) and a few fixed literals (`-----BEGIN `, `://`, `Basic `, `sig=`, ...);
+//! - a word-at-a-time scan for runs of 16+ token characters ([`runs`]), since every
+//!   provider token has one; only a short window around each run goes through the
+//!   automaton of the token table's prefixes ([`rules`]).
+//!
+//! Each hit runs only the small checks of the literal it completes (a length and alphabet
+//! walk, a checksum, a JSON header parse).
 //!
 //! Overlaps: a provider format, private key or JWT beats the generic findings on the same
 //! bytes (`password_assignment`, `connection_string_password`, `password_in_url`,
@@ -21,10 +25,11 @@ mod creds;
 mod entropy;
 mod keys;
 mod rules;
+mod runs;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
@@ -36,13 +41,11 @@ pub fn detectors() -> Vec<Box<dyn Detector>> {
     vec![Box::new(SecretScanner::new())]
 }
 
-/// What a literal in the automaton starts.
+/// What a literal starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Anchor {
     /// A row of [`rules::RULES`].
     Token(usize),
-    /// A provider name of [`rules::CONTEXT_RULES`].
-    Context(usize),
     /// A keyword root ([`creds::ROOTS`]): assignments and generic high-entropy tokens.
     Root,
     PrivateKey,
@@ -53,7 +56,6 @@ enum Anchor {
     Basic,
     ServiceAccount,
     Sas,
-    DiscordBot,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -63,13 +65,61 @@ struct Action {
     len: usize,
 }
 
-/// Every secret detector in one pass over the text.
-pub struct SecretScanner {
+/// Shortest run of token characters the token pass looks at: the shortest format body
+/// (an AWS key id has 20 characters, most bodies 24 or more).
+const MIN_RUN: usize = 16;
+/// How far before a long run its token's prefix may start (`hooks.slack.com/services/`,
+/// `access_token$production$`, `-----BEGIN ENCRYPTED PRIVATE KEY-----`).
+const RUN_BACK: usize = 48;
+/// How far into a long run a prefix may start (Mailchimp's `-us` after 32 hex digits,
+/// Terraform's `.atlasv1.` after 14). A prefix deeper inside one run (say after 100
+/// characters joined by `/` or `.`) is not looked for.
+const RUN_AHEAD: usize = 96;
+
+/// Longer than any literal of either automaton.
+const MAX_LITERAL: usize = 32;
+
+/// An automaton with, per pattern, the actions of every literal that is a prefix of it,
+/// longest first (leftmost-longest matching reports only the longest literal at a
+/// position, so `sk-proj-` must also run the `sk-` rows).
+struct Literals {
     automaton: AhoCorasick,
-    /// Per automaton pattern: the actions of every literal that is a prefix of it, longest
-    /// first. Leftmost-longest matching reports only the longest literal at a position, so
-    /// `sk-proj-` must also run the `sk-` rows.
     actions: Vec<Vec<Action>>,
+}
+
+impl Literals {
+    fn new(literals: &[(String, Anchor)], kind: MatchKind) -> Self {
+        let patterns: Vec<&str> =
+            literals.iter().map(|(l, _)| l.as_str()).collect::<BTreeSet<&str>>().into_iter().collect();
+        let actions = patterns
+            .iter()
+            .map(|p| {
+                let mut acts: Vec<Action> = literals
+                    .iter()
+                    .filter(|(lit, _)| p.starts_with(lit.as_str()))
+                    .map(|(lit, anchor)| Action { anchor: *anchor, len: lit.len() })
+                    .collect();
+                acts.sort_by(|a, b| b.len.cmp(&a.len));
+                acts.dedup_by(|a, b| a.anchor == b.anchor && a.len == b.len);
+                acts
+            })
+            .collect();
+        debug_assert!(patterns.iter().all(|p| p.len() < MAX_LITERAL));
+        let automaton = AhoCorasick::builder()
+            .match_kind(kind)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&patterns)
+            .expect("the secret literals build an automaton");
+        Self { automaton, actions }
+    }
+}
+
+/// Every secret detector, in two passes over the text.
+pub struct SecretScanner {
+    /// Keyword roots and fixed literals, found anywhere.
+    keywords: Literals,
+    /// Token prefixes, `eyJ`, `Bearer `: looked for only near long runs.
+    tokens: Literals,
 }
 
 impl Default for SecretScanner {
@@ -89,66 +139,35 @@ fn case_forms(word: &str) -> [String; 3] {
 
 impl SecretScanner {
     pub fn new() -> Self {
-        let mut literals: Vec<(String, Anchor)> = Vec::new();
-        for (i, rule) in rules::RULES.iter().enumerate() {
-            literals.push((rule.anchor.to_string(), Anchor::Token(i)));
-        }
-        for (i, rule) in rules::CONTEXT_RULES.iter().enumerate() {
-            for form in case_forms(rule.keyword) {
-                literals.push((form, Anchor::Context(i)));
-            }
-        }
+        let mut keywords: Vec<(String, Anchor)> = Vec::new();
         for root in creds::ROOTS {
-            for form in case_forms(root) {
-                literals.push((form, Anchor::Root));
-            }
-        }
-        for form in case_forms("discord") {
-            literals.push((form, Anchor::DiscordBot));
+            keywords.extend(case_forms(root).into_iter().map(|form| (form, Anchor::Root)));
         }
         let fixed: &[(&str, Anchor)] = &[
             ("-----BEGIN ", Anchor::PrivateKey),
             ("PuTTY-User-Key-File-", Anchor::Putty),
-            ("eyJ", Anchor::Jwt),
             ("://", Anchor::Url),
-            ("Bearer ", Anchor::Bearer),
-            ("bearer ", Anchor::Bearer),
-            ("BEARER ", Anchor::Bearer),
             ("Basic ", Anchor::Basic),
             ("service_account", Anchor::ServiceAccount),
             ("sig=", Anchor::Sas),
-            ("Bot ", Anchor::DiscordBot),
         ];
-        literals.extend(fixed.iter().map(|(s, a)| (s.to_string(), *a)));
-        literals.dedup();
-
-        let mut patterns: BTreeMap<&str, ()> = BTreeMap::new();
-        for (lit, _) in &literals {
-            patterns.insert(lit, ());
+        keywords.extend(fixed.iter().map(|(s, a)| (s.to_string(), *a)));
+        let mut tokens: Vec<(String, Anchor)> =
+            rules::RULES.iter().enumerate().map(|(i, rule)| (rule.anchor.to_string(), Anchor::Token(i))).collect();
+        let fixed: &[(&str, Anchor)] = &[
+            ("eyJ", Anchor::Jwt),
+            ("Bearer ", Anchor::Bearer),
+            ("bearer ", Anchor::Bearer),
+            ("BEARER ", Anchor::Bearer),
+        ];
+        tokens.extend(fixed.iter().map(|(s, a)| (s.to_string(), *a)));
+        Self {
+            keywords: Literals::new(&keywords, MatchKind::LeftmostFirst),
+            tokens: Literals::new(&tokens, MatchKind::LeftmostLongest),
         }
-        let patterns: Vec<&str> = patterns.into_keys().collect();
-        let actions = patterns
-            .iter()
-            .map(|p| {
-                let mut acts: Vec<Action> = literals
-                    .iter()
-                    .filter(|(lit, _)| p.starts_with(lit.as_str()))
-                    .map(|(lit, anchor)| Action { anchor: *anchor, len: lit.len() })
-                    .collect();
-                acts.sort_by(|a, b| b.len.cmp(&a.len));
-                acts.dedup_by(|a, b| a.anchor == b.anchor && a.len == b.len);
-                acts
-            })
-            .collect();
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .expect("the secret literals build an automaton");
-        Self { automaton, actions }
     }
 
-    /// Number of distinct formats (detector names) the scanner can report.
+    /// The distinct formats (detector names) the scanner can report.
     pub fn format_names() -> Vec<&'static str> {
         let mut names: Vec<&'static str> = rules::RULES.iter().map(|r| r.name).collect();
         names.extend(rules::CONTEXT_RULES.iter().map(|r| r.name));
@@ -171,9 +190,9 @@ impl SecretScanner {
         names
     }
 
-    /// Runs one action at a hit; returns where scanning may resume if the action consumed
-    /// the bytes (a token, a key block), so nothing inside them is matched again.
-    fn run(&self, action: Action, t: &[u8], start: usize, out: &mut Vec<Found>) -> Option<usize> {
+    /// Runs one action at a hit; returns where scanning may resume when the action consumed
+    /// bytes (a token, a key block, an identifier), so nothing inside is matched again.
+    fn run(action: Action, t: &[u8], start: usize, out: &mut Vec<Found>) -> Option<usize> {
         let a_end = start + action.len;
         match action.anchor {
             Anchor::Token(i) => {
@@ -195,12 +214,7 @@ impl SecretScanner {
                 out.push(Found { detector: rule.name, start: hit.start, end: hit.end, confidence, label: None });
                 return Some(hit.end);
             }
-            Anchor::Context(i) => out.extend(creds::context(t, start, a_end, &rules::CONTEXT_RULES[i])),
-            Anchor::Root => {
-                if let Some(found) = creds::assignment(t, start, a_end).or_else(|| creds::generic(t, start, a_end)) {
-                    out.push(found);
-                }
-            }
+            Anchor::Root => return Some(creds::keyword_hit(t, start, a_end, out)),
             Anchor::PrivateKey => {
                 let (end, confidence) = keys::private_key(t, start)?;
                 out.push(Found { detector: "private_key", start, end, confidence, label: None });
@@ -231,9 +245,29 @@ impl SecretScanner {
                 out.push(found);
                 return Some(end);
             }
-            Anchor::DiscordBot => out.extend(creds::discord_bot(t, a_end)),
         }
         None
+    }
+
+    /// Finds the literals of `lits` in `t[from..to]` and runs their actions; returns from
+    /// where a later search must start to miss nothing: past any consumed bytes, and early
+    /// enough to find a literal that started before `to` but did not end before it.
+    fn search(lits: &Literals, t: &[u8], from: usize, to: usize, out: &mut Vec<Found>) -> usize {
+        let mut pos = from;
+        let mut covered = if to == t.len() { to } else { to.saturating_sub(MAX_LITERAL).max(from) };
+        while pos < to {
+            let Some(hit) = lits.automaton.find(Input::new(t).span(pos..to)) else { break };
+            let mut next = hit.start() + 1;
+            for &action in &lits.actions[hit.pattern().as_usize()] {
+                if let Some(end) = Self::run(action, t, hit.start(), out) {
+                    next = next.max(end);
+                    break;
+                }
+            }
+            covered = covered.max(next);
+            pos = next;
+        }
+        covered
     }
 }
 
@@ -241,18 +275,18 @@ impl Detector for SecretScanner {
     fn scan(&self, text: &str, out: &mut Vec<Match>) {
         let t = text.as_bytes();
         let mut found: Vec<Found> = Vec::new();
-        let mut pos = 0;
-        while pos < t.len() {
-            let Some(hit) = self.automaton.find(Input::new(t).span(pos..t.len())) else { break };
-            let mut next = hit.start() + 1;
-            for &action in &self.actions[hit.pattern().as_usize()] {
-                if let Some(end) = self.run(action, t, hit.start(), &mut found) {
-                    next = next.max(end);
-                    break;
-                }
+        Self::search(&self.keywords, t, 0, t.len(), &mut found);
+        let mut covered = 0;
+        runs::long_runs(t, MIN_RUN, |start, end| {
+            if let Some(bot) = creds::discord_bot(t, start, end) {
+                found.push(bot);
             }
-            pos = next;
-        }
+            let from = start.saturating_sub(RUN_BACK).max(covered);
+            let to = t.len().min(end.min(start + RUN_AHEAD) + 32);
+            if from < to {
+                covered = Self::search(&self.tokens, t, from, to, &mut found);
+            }
+        });
         if found.is_empty() {
             return;
         }

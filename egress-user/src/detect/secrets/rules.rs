@@ -1,13 +1,15 @@
 //! The token table: one row per provider format, written from each provider's documented
 //! token layout (prefix, length, alphabet, checksum). Every row is anchored on a literal the
-//! scanner's automaton finds in one pass; the row then checks the bytes around that hit.
+//! scanner's automaton finds near a long run of token characters; the row then checks the
+//! bytes around that hit.
 //!
 //! A row is `anchor` + `parts` (literal pieces and runs of an alphabet with a length range),
 //! optionally preceded by a run before the anchor (`back`, for formats whose fixed part
 //! sits in the middle: Telegram `<digits>:AA...`, Mailchimp `<hex>-us12`). The last run
 //! must end at a boundary: a run that goes on past its maximum is a longer string, not this
 //! token. Context rows ([`ContextRule`]) cover formats without a prefix of their own
-//! (32 hex near `twilio`): they fire only when the provider's name comes shortly before.
+//! (32 hex after `TWILIO_AUTH_TOKEN=`): they fire only on a keyword's value with the
+//! provider's name shortly before it.
 
 use super::entropy::{Classes, is_uuid, looks_fake, shannon};
 
@@ -431,10 +433,11 @@ pub(crate) static RULES: &[Rule] = &[
     rule("infracost_api_key", "ico-", &[Run(ALNUM, 32, 32)], 0.85),
 ];
 
-/// A format with no prefix of its own, found only shortly after its provider's name.
+/// A format with no prefix of its own: a keyword's value (`api_key = ...`, `token: ...`)
+/// of this shape, with the provider's name shortly before it.
 pub(crate) struct ContextRule {
     pub name: &'static str,
-    /// Lowercase provider name; the scanner also looks for `Title` and `UPPER` forms.
+    /// Lowercase provider name, which must stand shortly before the value (any case).
     pub keyword: &'static str,
     pub set: Set,
     pub min: u16,
@@ -453,9 +456,6 @@ impl ContextRule {
         self
     }
 }
-
-/// How far after a provider name its key may start.
-pub(crate) const CONTEXT_WINDOW: usize = 100;
 
 pub(crate) static CONTEXT_RULES: &[ContextRule] = &[
     ctx("aws_secret_access_key", "aws", B64, 40, 0.75).check(Check::Custom(aws_secret_shape)),
