@@ -2,7 +2,7 @@
 """egress against detect-secrets and Presidio on the labelled corpus (corpus/payloads.jsonl):
 precision, recall and time per payload, side by side.
 
-    python3 bench/compare.py [--egress-eval-json FILE] [--limit N]
+    python3 bench/compare.py [--egress-eval-json FILE] [--limit N] [--repeat N]
 
 Installs the tools of bench/requirements.txt into bench/.venv the first time (again only when
 that file changes) and re-runs itself there. egress's findings come from the Rust evaluation

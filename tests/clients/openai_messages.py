@@ -5,7 +5,8 @@ usage: openai_messages.py BASE_URL CA_FILE MESSAGES_FILE
 MESSAGES_FILE holds the JSON array of messages (system, user, assistant with
 tool_calls, tool results...). No retries (max_retries=0). On success prints one
 JSON line {"content": ..., "tool_calls": [...]} and exits 0; on failure prints
-`ExceptionName: message (caused by ...)` to stderr and exits 1.
+`ExceptionName: message (caused by ...) [classes: Name < Base < ...]` (the openai
+exception classes it is an instance of) to stderr and exits 1.
 """
 
 import json
@@ -37,7 +38,9 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001 - report any failure by name
         cause = e.__cause__ or e.__context__
         extra = f" (caused by {type(cause).__name__}: {cause})" if cause else ""
-        print(f"{type(e).__name__}: {e}{extra}", file=sys.stderr)
+        # The SDK's error classes nest (APITimeoutError is an APIConnectionError): name them all.
+        classes = " < ".join(c.__name__ for c in type(e).__mro__ if c.__module__.startswith("openai"))
+        print(f"{type(e).__name__}: {e}{extra} [classes: {classes}]", file=sys.stderr)
         return 1
     calls = [
         {"id": c.id, "name": c.function.name, "arguments": c.function.arguments}

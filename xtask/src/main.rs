@@ -31,8 +31,11 @@ enum Task {
     Lint,
     /// Everything: lint, unit tests, and the root end-to-end tests with real clients.
     Test,
-    /// Overhead of capture and enforcement per SSL_write, and hold latency.
+    /// Overhead of capture and enforcement per SSL_write, and hold latency; then detection
+    /// speed and memory (criterion).
     Bench,
+    /// Detection quality on the labelled corpus: precision and recall per category.
+    Eval,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,6 +45,16 @@ fn main() -> anyhow::Result<()> {
         Task::Lint => lint(),
         Task::Test => test(),
         Task::Bench => bench(),
+        Task::Eval => run_command(cargo().args([
+            "test",
+            "--release",
+            "-p",
+            "egress-user",
+            "--test",
+            "detect_eval",
+            "--",
+            "--nocapture",
+        ])),
     }
 }
 
@@ -136,5 +149,6 @@ fn bench() -> anyhow::Result<()> {
             .args(["run", "--release", "-p", "egress-tests", "--bin", "egress-bench"])
             .env("EGRESS_BIN", egress_binary())
             .env("EGRESS_TEST_PYTHON", python),
-    )
+    )?;
+    run_command(cargo().args(["bench", "-p", "egress-user", "--bench", "detect"]))
 }

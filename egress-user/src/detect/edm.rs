@@ -527,13 +527,11 @@ fn token_hash_in(keys: &[u64; 2], within: &[u8], start: usize, end: usize) -> u6
         return h ^ (h >> 29) ^ keys[1];
     }
     let mut h = keys[0] ^ (len as u64).wrapping_mul(M1);
-    let mut chunks = within[start..end].chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h ^ (u64::from_le_bytes(word) | FOLD)).wrapping_mul(M2).rotate_left(29);
+    let (blocks, rest) = within[start..end].as_chunks::<8>();
+    for &block in blocks {
+        h = (h ^ (u64::from_le_bytes(block) | FOLD)).wrapping_mul(M2).rotate_left(29);
     }
-    let tail = chunks.remainder().iter().rev().fold(0u64, |x, &b| x << 8 | u64::from(b));
+    let tail = rest.iter().rev().fold(0u64, |x, &b| x << 8 | u64::from(b));
     h = (h ^ (tail | FOLD)).wrapping_mul(M2);
     fmix64(h ^ keys[1])
 }

@@ -6,9 +6,10 @@
 //! expiry:
 //! - winnowed fingerprints of the text, normalised as in [`super::fingerprint`], with a
 //!   smaller [`TAINT_K`] = 16 and [`TAINT_W`] = 16 than documents: a shared run of 31
-//!   letters and digits (about six words, one customer record such as `Jane Doe,
-//!   jane.doe@example.com`) is guaranteed a shared fingerprint, and one position in nine is
-//!   kept, so a copied sentence yields several;
+//!   letters and digits (about six words) is guaranteed a shared fingerprint, one position
+//!   in eight or nine is kept, and the three shared fingerprints a match needs by default
+//!   come with some 50 copied letters and digits (ten words, one customer record with its
+//!   notes); a shorter record is caught by its values:
 //! - exact values: every token of at least [`MIN_VALUE_CHARS`] letters and digits that holds a
 //!   digit or an `@` (e-mail addresses, account, phone and order numbers, identifiers), hashed
 //!   alone, so one such value is caught even where it is too short for a fingerprint. A token

@@ -204,6 +204,41 @@ struct Word {
     whole: bool,
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of every byte of `x` that lies strictly between `lo` and `hi`; bytes of 0x80
+/// and above never qualify. Eight bytes at a time without a branch (SWAR).
+fn between(x: u64, lo: u8, hi: u8) -> u64 {
+    let low7 = x & (ONES * 0x7f);
+    (ONES * (127 + u64::from(hi)) - low7) & !x & (low7 + ONES * (127 - u64::from(lo))) & (ONES * 0x80)
+}
+
+/// Bit `k` set for byte `k` of `x` whose high bit is set.
+fn gather(x: u64) -> u64 {
+    (x >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Masks of the ASCII letters and of the ASCII alphanumerics among up to 64 bytes (bit `k` for
+/// byte `k`): word starts then fall out of a shift, with no branch per byte.
+pub(super) fn masks(block: &[u8]) -> (u64, u64) {
+    let (mut alpha, mut alnum) = (0u64, 0u64);
+    let mut chunks = block.chunks_exact(8);
+    let mut shift = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let letters = between(x | ONES * 0x20, b'a' - 1, b'z' + 1);
+        let digits = between(x, b'0' - 1, b'9' + 1);
+        alpha |= gather(letters) << shift;
+        alnum |= gather(letters | digits) << shift;
+        shift += 8;
+    }
+    for (k, &c) in chunks.remainder().iter().enumerate() {
+        alpha |= u64::from(c.is_ascii_alphabetic()) << (shift + k);
+        alnum |= u64::from(c.is_ascii_alphanumeric()) << (shift + k);
+    }
+    (alpha, alnum)
+}
+
 pub(super) struct Context {
     /// Grouped by first byte.
     words: Vec<Word>,
@@ -252,17 +287,24 @@ impl Context {
     /// of position.
     fn each(&self, text: &[u8], from: usize, to: usize, mut hit: impl FnMut(usize, usize, u32)) {
         let to = to.min(text.len());
-        let mut i = from.min(to);
-        while i + 1 < to {
-            let c0 = text[i];
-            let starts = c0.is_ascii_alphabetic() && (i == 0 || !text[i - 1].is_ascii_alphanumeric());
-            if !starts {
-                i += 1;
-                continue;
-            }
-            let (c0, c1) = (c0.to_ascii_lowercase(), text[i + 1].to_ascii_lowercase());
-            let bit = usize::from(c0) << 8 | usize::from(c1);
-            if self.first_two[bit / 64] & (1 << (bit % 64)) != 0 {
+        let mut base = from.min(to);
+        let mut prev_alnum = base > 0 && text[base - 1].is_ascii_alphanumeric();
+        while base + 1 < to {
+            let block = &text[base..(base + 64).min(to)];
+            let (alpha, alnum) = masks(block);
+            let mut starts = alpha & !(alnum << 1 | u64::from(prev_alnum));
+            prev_alnum = alnum >> (block.len() - 1) & 1 == 1;
+            while starts != 0 {
+                let i = base + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                if i + 1 >= to {
+                    break;
+                }
+                let (c0, c1) = (text[i].to_ascii_lowercase(), text[i + 1].to_ascii_lowercase());
+                let bit = usize::from(c0) << 8 | usize::from(c1);
+                if self.first_two[bit / 64] & (1 << (bit % 64)) == 0 {
+                    continue;
+                }
                 let range =
                     usize::from(self.by_first[usize::from(c0)])..usize::from(self.by_first[usize::from(c0) + 1]);
                 for w in &self.words[range] {
@@ -276,11 +318,7 @@ impl Context {
                     hit(i, end, w.families);
                 }
             }
-            // The rest of this word cannot start another one.
-            i += 1;
-            while i < to && text[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
+            base += block.len();
         }
     }
 

@@ -156,42 +156,57 @@ fn keyword_of(t: &[u8], id_start: usize, id_end: usize, spaces: bool) -> Option<
     Some(keyword)
 }
 
+/// What may follow a root in the identifier it ends (`pass` + `word`, `credential` + `s`),
+/// keyed by the root's first letter.
+fn completions(root_first: u8) -> &'static [&'static [u8]] {
+    match root_first.to_ascii_lowercase() {
+        b'p' => &[b"", b"word", b"wd", b"phrase"],
+        b'c' => &[b"", b"s"],
+        _ => &[b""],
+    }
+}
+
 /// Everything a keyword root hit at `start..end` can lead to: an assignment, or else a
-/// high-entropy token shortly after. Returns the end of the identifier around the hit, so
-/// that other roots in the same identifier are not evaluated again.
+/// high-entropy token shortly after. Returns where the keyword search may go on: past the
+/// identifier if it was evaluated, else right after the root (`secretKey` has a second
+/// root).
 pub(crate) fn keyword_hit(t: &[u8], start: usize, end: usize, out: &mut Vec<Found>) -> usize {
+    // Cheap rejection first: most roots sit inside longer words (`keyboard`, `author`).
+    let mut id_end = end;
+    while id_end < t.len() && id_end - end < 6 && t[id_end].is_ascii_alphabetic() {
+        id_end += 1;
+    }
+    let rest = &t[end..id_end];
+    if t.get(id_end).is_some_and(|&b| has(IDENT, b))
+        || !completions(t[start]).iter().any(|c| rest.eq_ignore_ascii_case(c))
+    {
+        return end;
+    }
     let mut id_start = start;
     while id_start > 0 && start - id_start < 48 && has(IDENT, t[id_start - 1]) {
         id_start -= 1;
     }
-    let mut id_end = end;
-    while id_end < t.len() && id_end - end < 48 && has(IDENT, t[id_end]) {
-        id_end += 1;
-    }
-    if t.get(id_end).is_some_and(|&b| has(IDENT, b)) {
-        return id_end;
-    }
-    if let Some(keyword) = keyword_of(t, id_start, id_end, false)
-        && let Some(found) = assignment(t, id_start, id_end, keyword)
-    {
+    if let Some(found) = assignment(t, id_start, id_end) {
         out.push(found);
         return id_end;
     }
-    let mut words_start = id_start;
-    while words_start > 0
-        && id_start - words_start < 24
-        && (has(IDENT, t[words_start - 1]) || t[words_start - 1] == b' ')
-    {
-        words_start -= 1;
-    }
-    if keyword_of(t, words_start, id_end, true).is_some() {
-        out.extend(generic(t, id_end));
+    if let Some(found) = generic(t, id_end) {
+        let mut words_start = id_start;
+        while words_start > 0
+            && id_start - words_start < 24
+            && (has(IDENT, t[words_start - 1]) || t[words_start - 1] == b' ')
+        {
+            words_start -= 1;
+        }
+        if keyword_of(t, words_start, id_end, true).is_some() {
+            out.push(found);
+        }
     }
     id_end
 }
 
 /// A `keyword = value` assignment after the identifier `t[id_start..id_end]`.
-fn assignment(t: &[u8], id_start: usize, id_end: usize, keyword: &Keyword) -> Option<Found> {
+fn assignment(t: &[u8], id_start: usize, id_end: usize) -> Option<Found> {
     let xml = id_start > 0 && t[id_start - 1] == b'<';
     let cli = t[id_start..].starts_with(b"--");
     let mut p = id_end;
@@ -244,6 +259,7 @@ fn assignment(t: &[u8], id_start: usize, id_end: usize, keyword: &Keyword) -> Op
         }
     };
     let v = &t[start..end];
+    let keyword = keyword_of(t, id_start, id_end, false)?;
     if let Some(found) = provider(t, start, end) {
         return Some(found);
     }

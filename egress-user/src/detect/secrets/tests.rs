@@ -868,7 +868,7 @@ fn scratch_profile() {
         let mut found = Vec::new();
         for _ in 0..reps {
             found.clear();
-            SecretScanner::search(&s.keywords, t, 0, t.len(), &mut found);
+            s.keywords.search_all(t, &mut found);
         }
         println!("{name}: keyword search+actions {:.0} MB/s", mb / started.elapsed().as_secs_f64());
         let started = std::time::Instant::now();
@@ -886,5 +886,50 @@ fn scratch_profile() {
             n / reps,
             bytes / reps
         );
+    }
+}
+
+#[test]
+#[ignore = "scratch teddy"]
+fn scratch_teddy() {
+    use aho_corasick::packed::{Config, MatchKind as PK};
+    let mut lits: Vec<String> = Vec::new();
+    for root in super::creds::ROOTS {
+        lits.extend(case_forms(root));
+    }
+    for f in ["-----BEGIN ", "PuTTY-User-Key-File-", "://", "Basic ", "service_account", "sig="] {
+        lits.push(f.to_string());
+    }
+    let searcher = Config::new().match_kind(PK::LeftmostFirst).builder().extend(lits.iter()).build().expect("teddy");
+    let ac =
+        aho_corasick::AhoCorasick::builder().match_kind(aho_corasick::MatchKind::LeftmostFirst).build(&lits).unwrap();
+    let mut rng = Rng(10);
+    let corpora = [
+        ("chat", chat_json(&mut rng, 4096)),
+        ("prose", prose_and_code(&mut rng, 4 << 20)),
+        ("js", minified_js(&mut rng, 4 << 20)),
+    ];
+    for (name, text) in &corpora {
+        let t = text.as_bytes();
+        let reps = if t.len() < 100_000 { 5000 } else { 10 };
+        let mb = (t.len() * reps) as f64 / 1e6;
+        let started = std::time::Instant::now();
+        let mut hits = 0;
+        for _ in 0..reps {
+            hits += searcher.find_iter(t).count();
+        }
+        println!("{name}: packed {:.0} MB/s, {} hits", mb / started.elapsed().as_secs_f64(), hits / reps);
+        let started = std::time::Instant::now();
+        let mut hits = 0;
+        for _ in 0..reps {
+            hits += ac.find_iter(t).count();
+        }
+        println!("{name}: default AC {:.0} MB/s, {} hits", mb / started.elapsed().as_secs_f64(), hits / reps);
+        let started = std::time::Instant::now();
+        let mut hits = 0;
+        for _ in 0..reps {
+            hits += memchr::memmem::find_iter(t, b"key").count();
+        }
+        println!("{name}: memmem key {:.0} MB/s, {} hits", mb / started.elapsed().as_secs_f64(), hits / reps);
     }
 }
