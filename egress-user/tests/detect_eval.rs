@@ -18,7 +18,7 @@ const FLOORS: [(Category, f64, f64); 6] = [
     (Category::Secret, 0.97, 0.97),
     (Category::Document, 0.95, 0.95),
     (Category::Dictionary, 0.95, 0.95),
-    (Category::Edm, 0.95, 0.75),
+    (Category::Edm, 0.95, 0.95),
     (Category::Taint, 0.95, 0.95),
 ];
 

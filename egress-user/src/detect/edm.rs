@@ -321,7 +321,9 @@ impl ExactDataMatch {
     /// E-mail-like tokens around each `@`.
     fn scan_emails(&self, text: &str, hits: &mut Vec<Hit>) {
         let bytes = text.as_bytes();
-        let local = |b: u8| b.is_ascii_alphanumeric() || b".!#$%&'*+-/=?^_`{|}~".contains(&b);
+        // The local-part characters real addresses use: the rarer RFC 5322 ones (`=`, `/`, `?`,
+        // `&`, ...) are far more often the delimiter before an address (`email=jane@x.com`).
+        let local = |b: u8| b.is_ascii_alphanumeric() || b".+-_%".contains(&b);
         let domain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
         for at in memchr::memchr_iter(b'@', bytes) {
             let mut start = at;

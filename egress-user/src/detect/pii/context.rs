@@ -27,9 +27,6 @@ pub(super) const VERSION: u32 = 1 << 16;
 /// How far before a candidate context words count (bytes).
 pub(super) const BEFORE: usize = 50;
 
-/// How far past a candidate [`Cache`] searches in the same call.
-const AHEAD: usize = 64;
-
 const WORDS: &[(u32, &[&str])] = &[
     (
         CARD,
@@ -349,26 +346,23 @@ impl<'c> Cache<'c> {
     pub(super) fn before(&mut self, text: &[u8], start: usize) -> u32 {
         let start = start.min(text.len());
         let from = start.saturating_sub(BEFORE);
-        // Search a little past `start` too: candidates come in clusters, and one search call
-        // per cluster costs less than one per candidate.
-        let ahead = (start + AHEAD).min(text.len());
         if from >= self.lo && from <= self.hi {
             if start > self.hi {
-                // Extend to the right; words starting before `hi` are known already.
+                // Extend to the right; the words ending by `hi` are known already.
                 let (known, hits) = (self.hi, &mut self.hits);
                 let rescan = known.saturating_sub(self.ctx.longest).max(self.lo);
-                self.ctx.each(text, rescan, ahead, |s, e, f| {
+                self.ctx.each(text, rescan, start, |s, e, f| {
                     if e > known {
                         hits.push((s, e, f));
                     }
                 });
-                self.hi = ahead;
+                self.hi = start;
             }
         } else {
             self.hits.clear();
             let hits = &mut self.hits;
-            self.ctx.each(text, from, ahead, |s, e, f| hits.push((s, e, f)));
-            (self.lo, self.hi) = (from, ahead);
+            self.ctx.each(text, from, start, |s, e, f| hits.push((s, e, f)));
+            (self.lo, self.hi) = (from, start);
         }
         let mut mask = 0;
         // Hits are in order of start, except that a rescan may add one starting up to
