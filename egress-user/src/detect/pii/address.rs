@@ -50,8 +50,7 @@ fn word_at(text: &str, p: usize) -> Option<(usize, usize)> {
 /// "Baker Street", "Pennsylvania Avenue", "5th Ave": capitalised names, then the type word.
 fn type_last(text: &str, mut p: usize) -> Option<usize> {
     let bytes = text.as_bytes();
-    let mut names = 0;
-    for _ in 0..5 {
+    for names in 0..5 {
         if bytes.get(p) != Some(&b' ') {
             return None;
         }
@@ -65,7 +64,6 @@ fn type_last(text: &str, mut p: usize) -> Option<usize> {
         if !(cap || ordinal) || is_in(STREET_STOPWORDS, word) {
             return None;
         }
-        names += 1;
         p = we;
     }
     None

@@ -13,7 +13,7 @@ pub(super) fn luhn(digits: &[u8]) -> bool {
             d
         };
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn prefix(digits: &[u8], len: usize) -> u32 {

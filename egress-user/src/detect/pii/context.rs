@@ -219,17 +219,17 @@ fn gather(x: u64) -> u64 {
 /// byte `k`): word starts then fall out of a shift, with no branch per byte.
 pub(super) fn masks(block: &[u8]) -> (u64, u64) {
     let (mut alpha, mut alnum) = (0u64, 0u64);
-    let mut chunks = block.chunks_exact(8);
+    let (chunks, rest) = block.as_chunks::<8>();
     let mut shift = 0;
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let letters = between(x | ONES * 0x20, b'a' - 1, b'z' + 1);
+    for chunk in chunks {
+        let x = u64::from_le_bytes(*chunk);
+        let letters = between(x | (ONES * 0x20), b'a' - 1, b'z' + 1);
         let digits = between(x, b'0' - 1, b'9' + 1);
         alpha |= gather(letters) << shift;
         alnum |= gather(letters | digits) << shift;
         shift += 8;
     }
-    for (k, &c) in chunks.remainder().iter().enumerate() {
+    for (k, &c) in rest.iter().enumerate() {
         alpha |= u64::from(c.is_ascii_alphabetic()) << (shift + k);
         alnum |= u64::from(c.is_ascii_alphanumeric()) << (shift + k);
     }
@@ -270,7 +270,7 @@ impl Context {
         let mut first_two = Box::new([0u64; 1024]);
         for w in &words {
             by_first[usize::from(w.text[0]) + 1] += 1;
-            let bit = usize::from(w.text[0]) << 8 | usize::from(w.text[1]);
+            let bit = (usize::from(w.text[0]) << 8) | usize::from(w.text[1]);
             first_two[bit / 64] |= 1 << (bit % 64);
         }
         for c in 0..256 {
@@ -289,8 +289,8 @@ impl Context {
         while base + 1 < to {
             let block = &text[base..(base + 64).min(to)];
             let (alpha, alnum) = masks(block);
-            let mut starts = alpha & !(alnum << 1 | u64::from(prev_alnum));
-            prev_alnum = alnum >> (block.len() - 1) & 1 == 1;
+            let mut starts = alpha & !((alnum << 1) | u64::from(prev_alnum));
+            prev_alnum = (alnum >> (block.len() - 1)) & 1 == 1;
             while starts != 0 {
                 let i = base + starts.trailing_zeros() as usize;
                 starts &= starts - 1;
@@ -298,7 +298,7 @@ impl Context {
                     break;
                 }
                 let (c0, c1) = (text[i].to_ascii_lowercase(), text[i + 1].to_ascii_lowercase());
-                let bit = usize::from(c0) << 8 | usize::from(c1);
+                let bit = (usize::from(c0) << 8) | usize::from(c1);
                 if self.first_two[bit / 64] & (1 << (bit % 64)) == 0 {
                     continue;
                 }

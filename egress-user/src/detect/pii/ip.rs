@@ -55,14 +55,8 @@ impl Detector for Ipv6 {
             }
             floor = e;
             // A sentence may end right after the address; a lone trailing colon is punctuation.
-            loop {
-                if e > s && b[e - 1] == b'.' {
-                    e -= 1;
-                } else if e >= s + 2 && b[e - 1] == b':' && b[e - 2] != b':' {
-                    e -= 1;
-                } else {
-                    break;
-                }
+            while (e > s && b[e - 1] == b'.') || (e >= s + 2 && b[e - 1] == b':' && b[e - 2] != b':') {
+                e -= 1;
             }
             let cand = &b[s..e];
             let colons = cand.iter().filter(|&&c| c == b':').count();

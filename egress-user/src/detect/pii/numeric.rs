@@ -704,7 +704,7 @@ impl<'a, 's> Scan<'a, 's> {
         let count = self.phone_groups(i, 15, &mut d, &mut ends);
         for &(k, nd) in ends[..count].iter().rev() {
             let digits = &d[..nd];
-            let Some(cc) = tables::calling_code_len(digits) else { return None };
+            let cc = tables::calling_code_len(digits)?;
             let ok = if digits[0] == 1 {
                 nd == 11 && digits[1] >= 2 && digits[4] >= 2
             } else {

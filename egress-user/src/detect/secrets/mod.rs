@@ -318,6 +318,9 @@ impl Detector for SecretScanner {
             if let Some(bot) = creds::discord_bot(t, start, end) {
                 found.push(bot);
             }
+            if !runs::may_hold_token(&t[start..end]) {
+                return;
+            }
             let from = start.saturating_sub(RUN_BACK).max(covered);
             let to = t.len().min(end.min(start + RUN_AHEAD) + 32);
             if from < to {

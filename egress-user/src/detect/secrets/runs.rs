@@ -34,73 +34,89 @@ pub(crate) fn token_mask(w: u64) -> u64 {
     (letters | digits | under) & !w & HI
 }
 
-/// Token bytes at the end of a word whose mask is `m`.
+/// One bit per byte (bit `i` for byte `i`) from a token mask.
 #[inline(always)]
-fn tail(m: u64) -> usize {
-    ((!m & HI).leading_zeros() / 8) as usize
+fn pack(m: u64) -> u64 {
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
-/// Token bytes at the start of a word whose mask is `m`.
+/// Token bytes of `t[at..at + 32]` as 32 bits (zero past the end).
 #[inline(always)]
-fn head(m: u64) -> usize {
-    ((!m & HI).trailing_zeros() / 8) as usize
-}
-
-/// The mask of word `i` of `t` (zero-padded past the end).
-#[inline(always)]
-fn mask_at(t: &[u8], i: usize) -> u64 {
-    match t.get(i * 8..i * 8 + 8) {
-        Some(w) => token_mask(u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))),
+fn block_bits(t: &[u8], at: usize) -> u64 {
+    match t.get(at..at + 32) {
+        Some(block) => {
+            let mut bits = 0;
+            for (k, w) in block.chunks_exact(8).enumerate() {
+                bits |= pack(token_mask(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))) << (8 * k);
+            }
+            bits
+        }
         None => {
-            let mut w = [0u8; 8];
-            let rest = t.get(i * 8..).unwrap_or_default();
-            w[..rest.len().min(8)].copy_from_slice(&rest[..rest.len().min(8)]);
-            token_mask(u64::from_le_bytes(w))
+            let mut padded = [0u8; 32];
+            let rest = t.get(at..).unwrap_or_default();
+            padded[..rest.len()].copy_from_slice(rest);
+            block_bits(&padded, 0)
         }
     }
 }
 
-/// Calls `f(start, end)` for every maximal run of token characters at least `min` (>= 15)
-/// bytes long, in order.
+fn is_token_byte(b: u8) -> bool {
+    b < 0x80 && token_mask(u64::from(b)) != 0
+}
+
+/// Calls `f(start, end)` for every maximal run of token characters at least `min` (16 to
+/// 32) bytes long, in order.
+///
+/// Per 32-byte block: the token bits of the block and the one before (64 bits), folded so
+/// that bit `k` says "bytes `k..k + 16` are all token bytes". Only a block where that is
+/// true anywhere is looked at byte by byte.
 pub(crate) fn long_runs(t: &[u8], min: usize, mut f: impl FnMut(usize, usize)) {
-    let last = t.len().div_ceil(8);
+    debug_assert!((16..=32).contains(&min));
     let mut prev = 0u64;
-    let mut i = 0;
-    while i < last {
-        // 32 bytes per step while no word is all token bytes.
-        if let Some(block) = t.get(i * 8..i * 8 + 32) {
-            let mut any_full = false;
-            let mut m = 0;
-            for w in block.chunks_exact(8) {
-                m = token_mask(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
-                any_full |= m == HI;
-            }
-            if !any_full {
-                prev = m;
-                i += 4;
-                continue;
-            }
+    let mut at = 0;
+    // Bytes before `floor` belong to a run already reported.
+    let mut floor = 0;
+    while at < t.len() {
+        let mut bits = block_bits(t, at);
+        if floor > at {
+            bits &= !((1u64 << (floor - at).min(32)) - 1);
         }
-        let m = mask_at(t, i);
-        if m != HI {
-            prev = m;
-            i += 1;
+        let both = prev | (bits << 32);
+        let mut r = both & (both >> 1);
+        r &= r >> 2;
+        r &= r >> 4;
+        r &= r >> 8;
+        // A 16-byte stretch ending in this block (starting at bit 17 or later).
+        if r >> 17 == 0 {
+            prev = bits;
+            at += 32;
             continue;
         }
-        let start = i * 8 - tail(prev);
-        let mut j = i + 1;
-        let mut next = if j < last { mask_at(t, j) } else { 0 };
-        while next == HI {
-            j += 1;
-            next = if j < last { mask_at(t, j) } else { 0 };
+        // Its run's exact bounds, byte by byte.
+        let first = (r >> 17).trailing_zeros() as usize + 17;
+        let mut start = (at + first).saturating_sub(32).max(floor);
+        while start > floor && is_token_byte(t[start - 1]) {
+            start -= 1;
         }
-        let end = (j * 8 + head(next)).min(t.len());
+        let mut end = start;
+        while end < t.len() && is_token_byte(t[end]) {
+            end += 1;
+        }
         if end - start >= min {
             f(start, end);
         }
-        prev = next;
-        i = j + 1;
+        floor = end;
+        at = end / 32 * 32;
+        prev = 0;
     }
+}
+
+/// Whether a long run can be (or follow the prefix of) a provider token: token bodies are
+/// random, so they have a digit or a capital, and are not camelCase words
+/// (`getElementsByTagName`) or lowercase names (`__webpack_require__`).
+pub(crate) fn may_hold_token(run: &[u8]) -> bool {
+    let digit = run.iter().any(u8::is_ascii_digit);
+    digit || (run.iter().any(u8::is_ascii_uppercase) && !super::entropy::is_wordy(run))
 }
 
 #[cfg(test)]
@@ -149,7 +165,7 @@ mod tests {
                     if pick % 11 == 0 { b' ' } else { alphabet[pick % 6] }
                 })
                 .collect();
-            for min in [15, 16, 20] {
+            for min in [16, 20, 32] {
                 let mut got = Vec::new();
                 long_runs(&t, min, |s, e| got.push((s, e)));
                 assert_eq!(got, slow(&t, min), "len {len} min {min}");
