@@ -129,6 +129,22 @@ impl Scenario {
     }
 }
 
+impl Drop for Scenario {
+    /// With `EGRESS_TEST_KEEP_AUDIT=DIR`, keeps a copy of the audit log and the daemon's
+    /// output as `DIR/<test name>.audit.jsonl` and `DIR/<test name>.daemon.log`.
+    fn drop(&mut self) {
+        let Some(dir) = std::env::var_os("EGRESS_TEST_KEEP_AUDIT").filter(|d| !d.is_empty()) else {
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        let name = std::thread::current().name().unwrap_or("scenario").replace("::", "-");
+        let name = crate::unique_name(&name);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::copy(&self.audit, dir.join(format!("{name}.audit.jsonl")));
+        let _ = std::fs::write(dir.join(format!("{name}.daemon.log")), self.daemon.output());
+    }
+}
+
 /// What reached `server` of the requests for `path` on the connections after the first
 /// `conns_before`, as problems (empty when nothing did): any request with a complete body or
 /// any body byte. With `whole_write` (the client writes head and body in one `SSL_write`, as

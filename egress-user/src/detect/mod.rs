@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod taint;
 
 use std::{
+    collections::{HashMap, hash_map::Entry},
     io::Read as _,
     ops::Range,
     path::PathBuf,
@@ -284,6 +285,9 @@ impl Engine {
     /// All findings in a payload, sorted by position; the same detector matching the same
     /// payload bytes twice (say, raw and decoded) is reported once, at its best confidence.
     pub fn scan(&self, payload: &[u8]) -> Vec<Finding> {
+        // Index of each (detector, span) in `findings`, so that merging stays linear however
+        // many findings a large payload has.
+        let mut seen: HashMap<(&'static str, usize, usize), usize> = HashMap::new();
         let mut findings: Vec<Finding> = Vec::new();
         let mut matches = Vec::new();
         for segment in decode::segments(payload, self.max_decode_depth) {
@@ -292,18 +296,29 @@ impl Engine {
                 detector.scan(&segment.text, &mut matches);
                 for found in matches.drain(..) {
                     let span = segment.map.to_payload(found.start, found.end);
-                    let value = segment.text.get(found.start..found.end).unwrap_or_default();
-                    let finding = Finding {
-                        detector: found.detector,
-                        category: found.category,
-                        start: span.start,
-                        end: span.end,
-                        json_path: segment.json_path.clone(),
-                        confidence: found.confidence,
-                        label: found.label,
-                        value_hash: self.value_hash(value),
-                    };
-                    merge(&mut findings, finding);
+                    match seen.entry((found.detector, span.start, span.end)) {
+                        Entry::Occupied(known) if findings[*known.get()].confidence >= found.confidence => continue,
+                        Entry::Occupied(known) => {
+                            let known = &mut findings[*known.get()];
+                            known.confidence = found.confidence;
+                            known.json_path.clone_from(&segment.json_path);
+                            known.label = found.label;
+                        }
+                        Entry::Vacant(slot) => {
+                            let value = segment.text.get(found.start..found.end).unwrap_or_default();
+                            slot.insert(findings.len());
+                            findings.push(Finding {
+                                detector: found.detector,
+                                category: found.category,
+                                start: span.start,
+                                end: span.end,
+                                json_path: segment.json_path.clone(),
+                                confidence: found.confidence,
+                                label: found.label,
+                                value_hash: self.value_hash(value),
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -344,17 +359,6 @@ pub fn known_detectors(category: Category) -> Vec<&'static str> {
         Category::Dictionary => vec!["dictionary"],
         Category::Edm => vec!["edm"],
         Category::Taint => vec!["taint"],
-    }
-}
-
-fn merge(findings: &mut Vec<Finding>, finding: Finding) {
-    match findings
-        .iter_mut()
-        .find(|known| known.detector == finding.detector && known.start == finding.start && known.end == finding.end)
-    {
-        Some(known) if known.confidence < finding.confidence => *known = finding,
-        Some(_) => {}
-        None => findings.push(finding),
     }
 }
 

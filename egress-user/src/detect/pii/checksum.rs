@@ -62,13 +62,15 @@ pub(super) fn iban_valid(code: &[u8]) -> bool {
     rem == 1
 }
 
-/// US SSN ranges the SSA never issues: area 000, 666, 900-999; group 00; serial 0000.
+/// US SSN ranges the SSA never issues: area 000, 666, 900-999; group 00; serial 0000. Also the
+/// two numbers voided after appearing in advertising (078-05-1120, 219-09-9999).
 pub(super) fn ssn_valid(d: &[u8]) -> bool {
     if d.len() != 9 {
         return false;
     }
     let (area, group, serial) = (prefix(d, 3), prefix(&d[3..], 2), prefix(&d[5..], 4));
-    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+    let voided = matches!(prefix(d, 9), 78_051_120 | 219_099_999);
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0 && !voided
 }
 
 /// UK National Insurance number `AB123456C`: letters D F I Q U V never first, D F I O Q U V

@@ -96,6 +96,12 @@ impl Detector for Email {
             if e - at > 254 || !self.domain_ok(&b[at + 1..e]) {
                 continue;
             }
+            // `git@github.com:org/repo.git` is an SSH remote, not a mailbox.
+            if b.get(e) == Some(&b':')
+                && b.get(e + 1).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'/' || c == b'~')
+            {
+                continue;
+            }
             let boosted = cache.before(b, s) & cx::EMAIL != 0;
             let confidence = if boosted { 0.97 } else { 0.9 };
             out.push(Match { detector: "email", category: Category::Pii, start: s, end: e, confidence, label: None });

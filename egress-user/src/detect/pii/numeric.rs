@@ -738,8 +738,9 @@ impl<'a, 's> Scan<'a, 's> {
         for (g, &(k, nd)) in ends[..count].iter().enumerate().rev() {
             let digits = &d[..nd];
             let end = self.toks[k].e;
-            let same = digits.iter().all(|&x| x == digits[0]);
-            if (7..=12).contains(&nd) && g < 5 && !same && isolated(b, t.s, end) {
+            // Round numbers and repeated digits (`1000000`, `5555555`) are counts, not phones.
+            let distinct = (0..10u8).filter(|v| digits.contains(v)).count();
+            if (7..=12).contains(&nd) && g < 5 && distinct > 2 && isolated(b, t.s, end) {
                 self.push(out, "phone", start, end, 0.75, 0.75, cx::PHONE);
                 return Some(k + 1);
             }

@@ -205,6 +205,7 @@ fn email_rejects_fake_tlds_and_non_addresses() {
         "j@-example.com",
         "j@example-.com",
         "logo@2x.png",
+        "git clone git@github.com:org/repo.git",
     ] {
         none(text, "email");
     }
@@ -327,6 +328,7 @@ fn ssn_invalid_ranges_rejected() {
     for ssn in ["666-12-3456", "000-12-3456", "900-12-3456", "999-12-3456", "123-00-4567", "123-45-0000"] {
         none(&format!("SSN: {ssn}"), "us_ssn");
     }
+    none("SSN: 078-05-1120", "us_ssn"); // voided: printed in a wallet advertisement
     none("SSN: 123-45-67890", "us_ssn");
     none("x-123-45-6789", "us_ssn");
     none("123-45-6789-1", "us_ssn");
@@ -487,6 +489,7 @@ fn national_phone_numbers_need_context() {
     one("mobile: 06 12 34 56 78", "phone", "06 12 34 56 78");
     none("ticket (415) 555-2671", "phone");
     none("costs 030 1234567", "phone");
+    assert_eq!(found("phone: 1234567, count 1000000", "phone"), ["1234567"]);
     // Dates, versions and cards are what they are, even after a phone word.
     none("call on 2024-01-15", "phone");
     none("phone firmware 1.2.3.4", "phone");
@@ -605,6 +608,11 @@ fn never_panics_on_random_text() {
     }
     // Random soup occasionally forms something valid; it must not form much.
     assert!(total < 4000, "{total} matches in random text");
+    // Arbitrary bytes, as a lossy decode of a binary body would present them.
+    for _ in 0..500 {
+        let bytes: Vec<u8> = (0..rng.below(300)).map(|_| rng.next() as u8).collect();
+        scan(&String::from_utf8_lossy(&bytes));
+    }
 }
 
 #[test]
@@ -630,6 +638,48 @@ fn context_word_masks_match_byte_tests() {
         }
         if len < 64 {
             assert_eq!((alpha >> len, alnum >> len), (0, 0));
+        }
+    }
+}
+
+#[test]
+fn context_cache_agrees_with_a_fresh_search() {
+    let ctx = context::Context::new();
+    let pieces: &[&str] = &[
+        "card ",
+        "Card:",
+        "cc ",
+        "accent ",
+        "date of birth ",
+        "IBAN",
+        " ",
+        "x",
+        "1234 ",
+        "née le ",
+        "é",
+        "😀",
+        "-mail ",
+        "steueridentifikationsnummer ",
+        "phone",
+        "(tel)",
+        "\n",
+    ];
+    let mut rng = Rng(21);
+    for _ in 0..300 {
+        let text: String = (0..60).map(|_| pieces[rng.below(pieces.len() as u64) as usize]).collect();
+        let b = text.as_bytes();
+        let mut cache = context::Cache::new(&ctx);
+        let mut at = 0usize;
+        for _ in 0..40 {
+            // Mostly forward, sometimes back or far ahead, as the detectors ask.
+            at = match rng.below(10) {
+                0 => at.saturating_sub(rng.below(80) as usize),
+                1 => at + rng.below(400) as usize,
+                _ => at + rng.below(30) as usize,
+            }
+            .min(b.len());
+            let fresh = ctx.families(b, at.saturating_sub(context::BEFORE), at);
+            assert_eq!(cache.before(b, at), fresh, "at {at} in {text:?}");
         }
     }
 }

@@ -170,7 +170,10 @@ fn completions(root_first: u8) -> &'static [&'static [u8]] {
 /// high-entropy token shortly after. Returns where the keyword search may go on: past the
 /// identifier if it was evaluated, else right after the root (`secretKey` has a second
 /// root).
-pub(crate) fn keyword_hit(t: &[u8], start: usize, end: usize, out: &mut Vec<Found>) -> usize {
+///
+/// `runs` are the text's long runs ([`super::runs::long_runs`]) from `runs[0]` on: a generic
+/// token has one, so without one close after the keyword there is no need to look.
+pub(crate) fn keyword_hit(t: &[u8], start: usize, end: usize, runs: &[(usize, usize)], out: &mut Vec<Found>) -> usize {
     // Cheap rejection first: most roots sit inside longer words (`keyboard`, `author`).
     let mut id_end = end;
     while id_end < t.len() && id_end - end < 6 && t[id_end].is_ascii_alphabetic() {
@@ -190,7 +193,11 @@ pub(crate) fn keyword_hit(t: &[u8], start: usize, end: usize, out: &mut Vec<Foun
         out.push(found);
         return id_end;
     }
-    if let Some(found) = generic(t, id_end) {
+    let run_near = runs
+        .iter()
+        .find(|&&(_, run_end)| run_end > id_end)
+        .is_some_and(|&(run_start, _)| run_start < id_end + GENERIC_WINDOW);
+    if run_near && let Some(found) = generic(t, id_end) {
         let mut words_start = id_start;
         while words_start > 0
             && id_start - words_start < 24

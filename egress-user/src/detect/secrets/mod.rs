@@ -130,15 +130,19 @@ impl Literals {
     }
 
     /// Runs the actions of every hit in the whole of `t`, skipping hits inside bytes an
-    /// earlier action consumed.
-    fn search_all(&self, t: &[u8], out: &mut Vec<Found>) {
+    /// earlier action consumed. `runs` are the text's long runs, in order.
+    fn search_all(&self, t: &[u8], runs: &[(usize, usize)], out: &mut Vec<Found>) {
         let mut skip = 0;
+        let mut cursor = 0;
         let mut hit = |start: usize, pattern: usize| {
             if start < skip {
                 return;
             }
+            while cursor < runs.len() && runs[cursor].1 <= start {
+                cursor += 1;
+            }
             for &action in &self.actions[pattern] {
-                if let Some(end) = SecretScanner::run(action, t, start, out) {
+                if let Some(end) = SecretScanner::run(action, t, start, &runs[cursor..], out) {
                     skip = end;
                     break;
                 }
@@ -229,7 +233,7 @@ impl SecretScanner {
 
     /// Runs one action at a hit; returns where scanning may resume when the action consumed
     /// bytes (a token, a key block, an identifier), so nothing inside is matched again.
-    fn run(action: Action, t: &[u8], start: usize, out: &mut Vec<Found>) -> Option<usize> {
+    fn run(action: Action, t: &[u8], start: usize, runs: &[(usize, usize)], out: &mut Vec<Found>) -> Option<usize> {
         let a_end = start + action.len;
         match action.anchor {
             Anchor::Token(i) => {
@@ -251,7 +255,7 @@ impl SecretScanner {
                 out.push(Found { detector: rule.name, start: hit.start, end: hit.end, confidence, label: None });
                 return Some(hit.end);
             }
-            Anchor::Root => return Some(creds::keyword_hit(t, start, a_end, out)),
+            Anchor::Root => return Some(creds::keyword_hit(t, start, a_end, runs, out)),
             Anchor::PrivateKey => {
                 let (end, confidence) = keys::private_key(t, start)?;
                 out.push(Found { detector: "private_key", start, end, confidence, label: None });
@@ -296,7 +300,7 @@ impl SecretScanner {
             let Some(hit) = lits.automaton.find(Input::new(t).span(pos..to)) else { break };
             let mut next = hit.start() + 1;
             for &action in &lits.actions[hit.pattern().as_usize()] {
-                if let Some(end) = Self::run(action, t, hit.start(), out) {
+                if let Some(end) = Self::run(action, t, hit.start(), &[], out) {
                     next = next.max(end);
                     break;
                 }
@@ -312,9 +316,10 @@ impl Detector for SecretScanner {
     fn scan(&self, text: &str, out: &mut Vec<Match>) {
         let t = text.as_bytes();
         let mut found: Vec<Found> = Vec::new();
-        self.keywords.search_all(t, &mut found);
+        let mut long = Vec::new();
         let mut covered = 0;
         runs::long_runs(t, MIN_RUN, |start, end| {
+            long.push((start, end));
             if let Some(bot) = creds::discord_bot(t, start, end) {
                 found.push(bot);
             }
@@ -327,6 +332,7 @@ impl Detector for SecretScanner {
                 covered = Self::search(&self.tokens, t, from, to, &mut found);
             }
         });
+        self.keywords.search_all(t, &long, &mut found);
         if found.is_empty() {
             return;
         }

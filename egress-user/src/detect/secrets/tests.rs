@@ -868,7 +868,7 @@ fn scratch_profile() {
         let mut found = Vec::new();
         for _ in 0..reps {
             found.clear();
-            s.keywords.search_all(t, &mut found);
+            s.keywords.search_all(t, &[], &mut found);
         }
         println!("{name}: keyword search+actions {:.0} MB/s", mb / started.elapsed().as_secs_f64());
         let started = std::time::Instant::now();
