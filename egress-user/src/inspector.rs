@@ -293,7 +293,11 @@ fn judge_request(judge: &mut Judge<'_>, writer: &Writer, request: &Request, writ
                 Link::Unrequested => {}
             }
             record.link = Some(link_name(&link));
-            if !matches!(link, Link::Requested { .. }) {
+            // A class default applies only to agents whose model calls egress has seen (else
+            // every request of an agent whose LLM traffic is not inspected would count as
+            // unrequested); a rule the policy writes out applies always.
+            let explicit = tool.on_unrequested.is_some() || policy.defaults.on_unrequested.is_some();
+            if !matches!(link, Link::Requested { .. }) && (explicit || judge.ledger.has_calls(writer.pid)) {
                 let (action, rule) = policy.unrequested_action(Some(tool));
                 actions.push(action);
                 reasons.push(format!("{} ({rule}: {action})", link_name(&link)));

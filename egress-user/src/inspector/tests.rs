@@ -27,6 +27,9 @@ tools:
       required: [text]
       properties: { text: { type: string } }
       additionalProperties: false
+  - name: notes
+    class: code_exec
+    match: { host: notes.internal, method: POST }
 "#;
 
 fn policy(mode: &str) -> Policy {
@@ -246,4 +249,22 @@ fn not_http_gets_the_default_action_once() {
     assert_eq!(outcome.records[0].action, "alert");
     assert!(outcome.records[0].method.is_none());
     assert!(bench.write(b"more").records.is_empty());
+}
+
+#[test]
+fn a_class_default_for_unrequested_calls_needs_the_models_calls_on_record() {
+    let mut bench = Bench::new("enforce");
+    let body = r#"{"code":"print(1)"}"#;
+    let without_model = bench.write(request("notes.internal", "/run", body).as_bytes());
+    assert_eq!(without_model.records[0].link, Some("unrequested"));
+    assert_eq!(without_model.records[0].action, "alert", "code_exec's endpoint default, not its unrequested block");
+    let model_reply = reply(
+        r#"{"choices":[{"message":{"role":"assistant","tool_calls":[{"id":"call_3","type":"function","function":{"name":"notes","arguments":"{\"code\":\"print(2)\"}"}}]}}]}"#,
+    );
+    let mut driven = Bench::new("enforce");
+    driven.write(request("api.openai.com", "/v1/chat/completions", r#"{"messages":[]}"#).as_bytes());
+    driven.read(model_reply.as_bytes());
+    let other = driven.write(request("notes.internal", "/run", body).as_bytes());
+    assert_eq!(other.effect, Effect::Block, "the model asked for other code: code_exec refuses it");
+    assert_eq!(other.records[0].link, Some("arguments_differ"));
 }

@@ -113,6 +113,12 @@ impl ToolCallLedger {
         self.entries.len()
     }
 
+    /// Whether a model asked `pid` for any tool call still remembered: only then is a request
+    /// without a matching call known to be one the model did not ask for.
+    pub fn has_calls(&self, pid: u32) -> bool {
+        self.entries.iter().any(|entry| entry.pid == pid)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -15,7 +15,7 @@ pub(super) struct Email {
 
 impl Email {
     pub(super) fn new(ctx: Arc<Context>) -> Self {
-        let mut tlds: Vec<&'static [u8]> = TLDS.iter().map(|t| t.as_bytes()).collect();
+        let mut tlds: Vec<&'static [u8]> = TLDS.split_ascii_whitespace().map(str::as_bytes).collect();
         tlds.sort_unstable();
         Self { ctx, tlds }
     }

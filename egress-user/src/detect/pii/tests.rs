@@ -626,6 +626,33 @@ fn digits_next_to_emoji_and_non_ascii() {
 }
 
 #[test]
+fn tables_are_well_formed() {
+    let tlds: Vec<&str> = tables::TLDS.split_ascii_whitespace().collect();
+    assert!(tlds.len() > 500, "{}", tlds.len());
+    let mut sorted = tlds.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), tlds.len(), "duplicate TLD");
+    assert!(tlds.iter().all(|t| t.len() >= 2 && t.bytes().all(|c| c.is_ascii_lowercase())));
+    for absent in ["local", "localhost", "invalid", "test", "example", "internal", "lan", "corp", "home", "c"] {
+        assert!(!tlds.contains(&absent), "{absent}");
+    }
+    // Binary search needs order; a prefix-free set makes the code length unambiguous.
+    let codes = tables::CALLING_CODES;
+    assert!(codes.windows(2).all(|w| w[0] < w[1]));
+    for &c in codes {
+        for &d in codes {
+            let (short, long) = (c.to_string(), d.to_string());
+            assert!(c == d || !long.starts_with(&short), "{c} is a prefix of {d}");
+        }
+    }
+    assert_eq!(tables::iban_length(*b"DE"), Some(22));
+    assert_eq!(tables::iban_length(*b"NO"), Some(15));
+    assert_eq!(tables::iban_length(*b"RU"), Some(33));
+    assert_eq!(tables::iban_length(*b"US"), None);
+}
+
+#[test]
 fn context_word_masks_match_byte_tests() {
     let mut rng = Rng(9);
     let alphabet = b"aZ09 _-:@\x7f\x80\xc3\xa9\xff`{[/";
