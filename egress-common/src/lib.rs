@@ -107,6 +107,8 @@ pub struct Peer {
     pub family: u32,
     /// Host byte order.
     pub port: u32,
+    /// The socket's own port, host byte order: with the peer it names the socket.
+    pub local_port: u32,
     /// IPv4 in the first word (network byte order), or the 16 bytes of an IPv6 address.
     pub ip: [u32; 4],
 }

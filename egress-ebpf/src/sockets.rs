@@ -81,7 +81,8 @@ fn peer_of(ctx: &SkMsgContext) -> Peer {
             read_volatile(&raw const (*msg).remote_ip6[3]),
         ];
         let ip = if family == AF_INET { [ip4, 0, 0, 0] } else { ip6 };
-        Peer { family, port, ip }
+        let local_port = read_volatile(&raw const (*msg).local_port);
+        Peer { family, port, local_port, ip }
     }
 }
 

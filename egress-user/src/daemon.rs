@@ -29,7 +29,7 @@ use crate::{
     policy::{FailMode, Mode, Policy},
     procmem,
     review::{Resolution, ReviewQueue, ReviewSummary},
-    targets,
+    sockets, targets,
 };
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(200);
@@ -283,6 +283,7 @@ impl Daemon {
         match effect {
             Effect::Block => {
                 self.kernel.denied_threads.insert(&header.pid_tgid, &1, 0).context("marking the thread denied")?;
+                self.end_connection(header);
                 self.release(header.pid_tgid);
             }
             Effect::Kill => {
@@ -295,6 +296,24 @@ impl Daemon {
         }
         self.hold_latency.add(monotonic_ns().saturating_sub(header.ktime_ns));
         Ok(())
+    }
+
+    /// Shuts the blocked connection's socket down, so that an agent that already sent part of
+    /// the request fails at once instead of waiting for an answer that will not come.
+    fn end_connection(&self, header: &EventHeader) {
+        let Some(peer) = self.peer(header) else {
+            return;
+        };
+        let (local, remote) = (peer.local_port as u16, peer.port as u16);
+        match sockets::shut_down(header.tgid(), local, remote) {
+            Ok(true) => log::debug!("pid {}: connection {local} -> {remote} shut down", header.tgid()),
+            Ok(false) => log::debug!("pid {}: no socket {local} -> {remote} to shut down", header.tgid()),
+            Err(error) => log::warn!("pid {}: shutting down connection {local} -> {remote}: {error}", header.tgid()),
+        }
+    }
+
+    fn peer(&self, header: &EventHeader) -> Option<Peer> {
+        self.kernel.ssl_peers.get(&SslKey { tgid: header.tgid(), _pad: 0, ssl: header.ssl }, 0).ok()
     }
 
     /// Keeps the writer stopped and queues its request for a person to decide.
@@ -532,12 +551,7 @@ impl Daemon {
                 path
             }
         };
-        let peer = self
-            .kernel
-            .ssl_peers
-            .get(&SslKey { tgid: pid, _pad: 0, ssl: header.ssl }, 0)
-            .ok()
-            .map(|peer| format_peer(&peer));
+        let peer = self.peer(header).map(|peer| format_peer(&peer));
         Writer {
             pid,
             comm: header.comm_str().to_owned(),
@@ -718,11 +732,16 @@ mod tests {
 
     #[test]
     fn peers_print_as_ip_and_port() {
-        let v4 = Peer { family: libc::AF_INET as u32, port: 8443, ip: [u32::from_ne_bytes([127, 0, 0, 1]), 0, 0, 0] };
+        let v4 = Peer {
+            family: libc::AF_INET as u32,
+            port: 8443,
+            local_port: 50000,
+            ip: [u32::from_ne_bytes([127, 0, 0, 1]), 0, 0, 0],
+        };
         assert_eq!(format_peer(&v4), "127.0.0.1:8443");
         let mut loopback6 = [0u32; 4];
         loopback6[3] = u32::from_ne_bytes([0, 0, 0, 1]);
-        let v6 = Peer { family: libc::AF_INET6 as u32, port: 443, ip: loopback6 };
+        let v6 = Peer { family: libc::AF_INET6 as u32, port: 443, local_port: 50001, ip: loopback6 };
         assert_eq!(format_peer(&v6), "[::1]:443");
     }
 

@@ -15,4 +15,5 @@ pub mod procmem;
 pub mod review;
 pub mod run;
 pub mod scan;
+pub mod sockets;
 pub mod targets;
