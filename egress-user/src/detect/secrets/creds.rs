@@ -138,8 +138,10 @@ fn ends_with_norm(t: &[u8], id_start: usize, end: usize, kw: &[u8], spaces: bool
 ///
 /// With `spaces`, the keyword may span words (`api key`), for prose.
 fn keyword_of(t: &[u8], id_start: usize, id_end: usize, spaces: bool) -> Option<&'static Keyword> {
+    let last = t[id_start..id_end].iter().rev().find(|b| b.is_ascii_alphanumeric())?.to_ascii_lowercase();
     let (keyword, at) = KEYWORDS
         .iter()
+        .filter(|k| k.norm.as_bytes().last() == Some(&last))
         .find_map(|k| ends_with_norm(t, id_start, id_end, k.norm.as_bytes(), spaces).map(|at| (k, at)))?;
     if matches!(keyword.norm, "pass" | "pwd") && at > 0 && t[at - 1].is_ascii_alphabetic() {
         // `bypass`, `compass`; but `dbPass` is a camelCase boundary.
@@ -266,6 +268,9 @@ fn assignment(t: &[u8], id_start: usize, id_end: usize) -> Option<Found> {
         }
     };
     let v = &t[start..end];
+    if v.len() < 6 {
+        return None;
+    }
     let keyword = keyword_of(t, id_start, id_end, false)?;
     if let Some(found) = provider(t, start, end) {
         return Some(found);

@@ -40,22 +40,26 @@ fn pack(m: u64) -> u64 {
     ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
+/// Token bytes of a 32-byte block as 32 bits.
+#[inline(always)]
+fn bits_of(block: &[u8; 32]) -> u64 {
+    let mut bits = 0;
+    for (k, w) in block.chunks_exact(8).enumerate() {
+        bits |= pack(token_mask(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))) << (8 * k);
+    }
+    bits
+}
+
 /// Token bytes of `t[at..at + 32]` as 32 bits (zero past the end).
 #[inline(always)]
 fn block_bits(t: &[u8], at: usize) -> u64 {
     match t.get(at..at + 32) {
-        Some(block) => {
-            let mut bits = 0;
-            for (k, w) in block.chunks_exact(8).enumerate() {
-                bits |= pack(token_mask(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))) << (8 * k);
-            }
-            bits
-        }
+        Some(block) => bits_of(block.try_into().unwrap_or(&[0; 32])),
         None => {
             let mut padded = [0u8; 32];
             let rest = t.get(at..).unwrap_or_default();
-            padded[..rest.len()].copy_from_slice(rest);
-            block_bits(&padded, 0)
+            padded[..rest.len().min(32)].copy_from_slice(&rest[..rest.len().min(32)]);
+            bits_of(&padded)
         }
     }
 }
