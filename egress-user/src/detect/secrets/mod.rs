@@ -105,7 +105,7 @@ impl Literals {
                     .filter(|(lit, _)| p.starts_with(lit.as_str()))
                     .map(|(lit, anchor)| Action { anchor: *anchor, len: lit.len() })
                     .collect();
-                acts.sort_by(|a, b| b.len.cmp(&a.len));
+                acts.sort_by_key(|a| std::cmp::Reverse(a.len));
                 acts.dedup_by(|a, b| a.anchor == b.anchor && a.len == b.len);
                 acts
             })

@@ -40,12 +40,14 @@ fn pack(m: u64) -> u64 {
     ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
-/// Token bytes of a 32-byte block as 32 bits.
+/// Token bytes of a 32-byte block as 32 bits, eight bytes at a time in `u64` arithmetic.
+/// (Faster here than SSE2 intrinsics behind a `target_feature` call or a byte loop left
+/// to the auto-vectorizer, both measured.)
 #[inline(always)]
 fn bits_of(block: &[u8; 32]) -> u64 {
     let mut bits = 0;
-    for (k, w) in block.chunks_exact(8).enumerate() {
-        bits |= pack(token_mask(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))) << (8 * k);
+    for (k, w) in block.as_chunks::<8>().0.iter().enumerate() {
+        bits |= pack(token_mask(u64::from_le_bytes(*w))) << (8 * k);
     }
     bits
 }
@@ -157,6 +159,18 @@ mod tests {
     }
 
     #[test]
+    fn block_bits_classify_every_byte() {
+        let mut block = [0u8; 32];
+        for start in (0..=255u8).step_by(32) {
+            for (i, b) in block.iter_mut().enumerate() {
+                *b = start.wrapping_add(i as u8);
+            }
+            let want = block.iter().enumerate().fold(0u64, |acc, (i, &b)| acc | (u64::from(is_token_byte(b)) << i));
+            assert_eq!(bits_of(&block), want, "bytes {start:#x}..");
+        }
+    }
+
+    #[test]
     fn runs_match_a_bytewise_scan() {
         let mut seed = 12345u64;
         let alphabet = b"ab_-./Z9 \n:=+\xc3\xa9";
@@ -166,7 +180,7 @@ mod tests {
                     seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     // Long stretches of token bytes now and then.
                     let pick = (seed >> 33) as usize;
-                    if pick % 11 == 0 { b' ' } else { alphabet[pick % 6] }
+                    if pick.is_multiple_of(11) { b' ' } else { alphabet[pick % 6] }
                 })
                 .collect();
             for min in [16, 20, 32] {

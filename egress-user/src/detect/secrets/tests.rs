@@ -159,18 +159,17 @@ fn sample(i: usize, rng: &mut Rng) -> (String, String) {
 #[test]
 fn every_table_row_finds_a_built_token_with_its_exact_span() {
     let mut rng = Rng(0x5EC2_E7E5);
-    for i in 0..RULES.len() {
+    for (i, rule) in RULES.iter().enumerate() {
         let (text, secret) = sample(i, &mut rng);
-        let m = assert_finds(&text, RULES[i].name, &secret);
-        assert_eq!(m.confidence, RULES[i].confidence, "{}", RULES[i].anchor);
+        let m = assert_finds(&text, rule.name, &secret);
+        assert_eq!(m.confidence, rule.confidence, "{}", rule.anchor);
     }
 }
 
 #[test]
 fn table_rows_reject_truncated_and_glued_tokens() {
     let mut rng = Rng(77);
-    for i in 0..RULES.len() {
-        let rule = &RULES[i];
+    for (i, rule) in RULES.iter().enumerate() {
         let (text, secret) = sample(i, &mut rng);
         let token_start = text.find(&secret).unwrap();
         let token_end = token_start + secret.len();
@@ -191,6 +190,7 @@ fn table_rows_reject_truncated_and_glued_tokens() {
 #[test]
 fn rule_count_covers_well_over_sixty_formats() {
     let names = SecretScanner::format_names();
+    println!("{} formats, {} table rows: {}", names.len(), RULES.len(), names.join(", "));
     assert!(names.len() >= 60, "{} formats: {names:?}", names.len());
     assert!(RULES.len() >= 100, "{} table rows", RULES.len());
     for n in &names {
@@ -844,99 +844,5 @@ fn throughput() {
             median * 1e6,
             text.len() as f64 / median / 1e6,
         );
-    }
-}
-
-#[test]
-#[ignore = "scratch profile"]
-fn scratch_profile() {
-    let s = scanner();
-    let mut rng = Rng(10);
-    let corpora = [
-        ("chat", chat_json(&mut rng, 4096)),
-        ("prose", prose_and_code(&mut rng, 4 << 20)),
-        ("js", minified_js(&mut rng, 4 << 20)),
-    ];
-    for (name, text) in &corpora {
-        let t = text.as_bytes();
-        let reps = if t.len() < 100_000 { 5000 } else { 10 };
-        let mb = (t.len() * reps) as f64 / 1e6;
-        let started = std::time::Instant::now();
-        let mut hits = 0;
-        for _ in 0..reps {
-            hits += s.keywords.automaton.find_iter(t).count();
-        }
-        println!("{name}: keyword AC find_iter {:.0} MB/s, {} hits", mb / started.elapsed().as_secs_f64(), hits / reps);
-        let started = std::time::Instant::now();
-        let mut found = Vec::new();
-        for _ in 0..reps {
-            found.clear();
-            s.keywords.search_all(t, &[], &mut found);
-        }
-        println!("{name}: keyword search+actions {:.0} MB/s", mb / started.elapsed().as_secs_f64());
-        let started = std::time::Instant::now();
-        let mut n = 0;
-        let mut bytes = 0;
-        for _ in 0..reps {
-            runs::long_runs(t, MIN_RUN, |a, b| {
-                n += 1;
-                bytes += b - a;
-            });
-        }
-        println!(
-            "{name}: runs {:.0} MB/s, {} runs, {} bytes in runs",
-            mb / started.elapsed().as_secs_f64(),
-            n / reps,
-            bytes / reps
-        );
-    }
-}
-
-#[test]
-#[ignore = "scratch teddy"]
-fn scratch_teddy() {
-    use aho_corasick::packed::{Config, MatchKind as PK};
-    let mut all: Vec<String> = Vec::new();
-    for root in super::creds::ROOTS {
-        all.extend(case_forms(root));
-    }
-    for f in ["-----BEGIN ", "PuTTY-User-Key-File-", "://", "Basic ", "service_account", "sig="] {
-        all.push(f.to_string());
-    }
-    let long: Vec<String> = all.iter().filter(|l| l.len() >= 4).cloned().collect();
-    let short: Vec<String> = all.iter().filter(|l| l.len() < 4).cloned().collect();
-    let mut rng = Rng(10);
-    let corpora = [
-        ("chat", chat_json(&mut rng, 4096)),
-        ("prose", prose_and_code(&mut rng, 4 << 20)),
-        ("js", minified_js(&mut rng, 4 << 20)),
-    ];
-    let best = |f: &mut dyn FnMut() -> usize, len: usize| {
-        let reps = if len < 100_000 { 200 } else { 1 };
-        let mut b = f64::MAX;
-        let mut hits = 0;
-        for _ in 0..30 {
-            let started = std::time::Instant::now();
-            for _ in 0..reps {
-                hits = f();
-            }
-            b = b.min(started.elapsed().as_secs_f64() / reps as f64);
-        }
-        (len as f64 / b / 1e6, hits)
-    };
-    for (label, set) in [("all", &all), ("len>=4", &long)] {
-        let searcher = Config::new().match_kind(PK::LeftmostFirst).builder().extend(set.iter()).build().expect("teddy");
-        for (name, text) in &corpora {
-            let t = text.as_bytes();
-            let (mbs, hits) = best(&mut || searcher.find_iter(t).count(), t.len());
-            println!("{label} {name}: packed {mbs:.0} MB/s, {hits} hits");
-        }
-    }
-    let finders: Vec<memchr::memmem::Finder> =
-        short.iter().map(|s| memchr::memmem::Finder::new(s.as_bytes())).collect();
-    for (name, text) in &corpora {
-        let t = text.as_bytes();
-        let (mbs, hits) = best(&mut || finders.iter().map(|f| f.find_iter(t).count()).sum(), t.len());
-        println!("{} short memmem {name}: {mbs:.0} MB/s, {hits} hits", short.len());
     }
 }
