@@ -52,6 +52,7 @@ pub struct Options {
     pub cgroups: Vec<PathBuf>,
     pub policy: Policy,
     pub audit: PathBuf,
+    pub audit_options: crate::audit::AuditOptions,
     pub instance: String,
     pub source: PolicySource,
 }
@@ -89,7 +90,7 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(options: Options) -> anyhow::Result<Self> {
-        let Options { cgroups, policy, audit, instance, source } = options;
+        let Options { cgroups, policy, audit, audit_options, instance, source } = options;
         let pin_dir = loader::pin_dir(&instance);
         if pin_dir.exists() {
             log::warn!("found the state of a previous {instance} daemon: settling what it held");
@@ -99,7 +100,7 @@ impl Daemon {
             }
             loader::remove_pins(&pin_dir)?;
         }
-        let audit = AuditLog::open(&audit)?;
+        let audit = AuditLog::open_with(&audit, audit_options)?;
         let engine = Engine::from_config(&DetectionConfig::from(&policy.detection))?;
         let mut kernel = Kernel::load(pin_dir.clone(), kernel_config(&policy))?;
         beat(&mut kernel.heartbeat)?;
@@ -593,6 +594,10 @@ impl Daemon {
             if let Err(error) = self.resolve_review(id, held, Resolution::Abandoned) {
                 log::error!("{error:#}");
             }
+        }
+        // A signed checkpoint closes the log of a clean stop.
+        if let Err(error) = self.audit.checkpoint() {
+            log::error!("{error:#}");
         }
         let _ = std::fs::remove_file(&self.api_socket);
         let _ = std::fs::remove_file(&self.pid_file);

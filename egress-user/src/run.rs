@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
+    audit::AuditOptions,
     cgroup::{self, OwnedCgroup},
     daemon::{Daemon, Options, PolicySource},
     policy::Policy,
@@ -13,12 +14,24 @@ use crate::{
 
 /// Runs the command to completion and returns the exit code to leave with (128 + signal
 /// number when it was killed by a signal, as shells do).
-pub async fn run(policy: Policy, source: PolicySource, audit: PathBuf, command: Vec<OsString>) -> anyhow::Result<i32> {
+pub async fn run(
+    policy: Policy,
+    source: PolicySource,
+    audit: PathBuf,
+    audit_options: AuditOptions,
+    command: Vec<OsString>,
+) -> anyhow::Result<i32> {
     let (program, args) = command.split_first().context("no command given after --")?;
     let instance = format!("run-{}", std::process::id());
     let cgroup = OwnedCgroup::create(cgroup::cgroup2_mount()?.join("egress").join(&instance))?;
-    let daemon =
-        Daemon::start(Options { cgroups: vec![cgroup.path().to_path_buf()], policy, audit, instance, source })?;
+    let daemon = Daemon::start(Options {
+        cgroups: vec![cgroup.path().to_path_buf()],
+        policy,
+        audit,
+        audit_options,
+        instance,
+        source,
+    })?;
 
     let procs = cgroup.procs_file()?;
     let procs_fd = procs.as_raw_fd();

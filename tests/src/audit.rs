@@ -22,6 +22,8 @@ pub fn read_audit(path: &Path) -> Vec<Value> {
         // The writer may be in the middle of the last line.
         let last_unterminated = i + 1 == lines.len() && !text.ends_with('\n');
         match serde_json::from_str::<Value>(line) {
+            // Signed checkpoints of the hash chain sit between records.
+            Ok(v) if v.get("checkpoint").is_some() => {}
             Ok(v) if v.is_object() => out.push(v),
             Ok(_) if !last_unterminated => {
                 panic!("audit log {} line {}: not a JSON object: {line}", path.display(), i + 1)
