@@ -1229,19 +1229,19 @@ mod tests {
     use flate2::Compression;
     use flate2::write::{GzEncoder, ZlibEncoder};
 
-    const MAX_BODY: usize = 1 << 20;
+    pub(super) const MAX_BODY: usize = 1 << 20;
 
-    fn sha256_hex(bytes: &[u8]) -> String {
+    pub(super) fn sha256_hex(bytes: &[u8]) -> String {
         hex::encode(Sha256::digest(bytes))
     }
 
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
+    pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(bytes).unwrap();
         encoder.finish().unwrap()
     }
 
-    fn zlib(bytes: &[u8]) -> Vec<u8> {
+    pub(super) fn zlib(bytes: &[u8]) -> Vec<u8> {
         let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(bytes).unwrap();
         encoder.finish().unwrap()
@@ -1761,27 +1761,11 @@ mod tests {
 
 #[cfg(test)]
 mod response_tests {
-    use super::*;
     use flate2::Compression;
-    use flate2::write::{GzEncoder, ZlibEncoder};
+    use flate2::write::GzEncoder;
 
-    const MAX_BODY: usize = 1 << 20;
-
-    fn sha256_hex(bytes: &[u8]) -> String {
-        hex::encode(Sha256::digest(bytes))
-    }
-
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(bytes).unwrap();
-        encoder.finish().unwrap()
-    }
-
-    fn zlib(bytes: &[u8]) -> Vec<u8> {
-        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(bytes).unwrap();
-        encoder.finish().unwrap()
-    }
+    use super::tests::{MAX_BODY, gzip, sha256_hex, zlib};
+    use super::*;
 
     fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
         let mut out = Vec::new();
