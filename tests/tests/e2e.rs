@@ -706,3 +706,42 @@ fn policy_check_reports_line_and_column() {
         assert_eq!(out.code(), Some(1), "policy check {name}: should exit 1\n{}", out.describe());
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// A TLS library the daemon has never seen.
+
+/// The system's OpenSSL, copied so the agent maps a file (inode) egress has never attached to.
+const SYSTEM_LIBSSL: &str = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
+
+#[test]
+fn a_libssl_never_seen_before_is_attached_before_its_first_write() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new();
+    let spec = PolicySpec::standard().mode("enforce");
+    let policy = spec.write(fx.dir(), "policy.yaml");
+    let audit = fx.path("audit.jsonl");
+    let libdir = fx.path("fresh-libssl");
+    std::fs::create_dir_all(&libdir).expect("create the library directory");
+    let fresh = libdir.join("libssl.so.3");
+    std::fs::copy(SYSTEM_LIBSSL, &fresh).unwrap_or_else(|e| panic!("copy {SYSTEM_LIBSSL}: {e}"));
+    let marker = unique_name("fresh-libssl-marker");
+    let req = make_request(&fx, Client::Curl, paths::FILES, &marker, 100);
+    let command = Client::Curl.command(&fx.target(), &req).env("LD_LIBRARY_PATH", &libdir);
+    let launcher = Launcher::EgressRun { policy: &policy, mode: "enforce", audit: &audit };
+    let conns_before = fx.server.connections().len();
+    let out = client::run(launcher, &command);
+    let ctx = || diag(&fx, &audit, Some(&out), None);
+    let what = format!("curl loading a fresh copy of libssl ({}) to blocked {}", fresh.display(), req.path);
+
+    assert!(out.code().is_some_and(|code| code != 0), "{what}: the client should fail\n{}", ctx());
+    assert_server_got_nothing(&fx.server, &req.path, conns_before, &what, &ctx);
+    let rec = one_record_for(&audit, &req.path, &what, &ctx);
+    assert_eq!(
+        rec["tls_library"].as_str(),
+        Some(fresh.display().to_string().as_str()),
+        "{what}: the record names the copy the probes were attached to\n{}",
+        ctx()
+    );
+}
