@@ -361,18 +361,7 @@ impl PartLocator {
 
     fn part_of(&self, finding: &Finding) -> Option<MessagePart> {
         let (format, body, path) = (self.format?, self.body.as_ref()?, finding.json_path.as_deref()?);
-        llm::part_at(format, body, path).map(|location| message_part(location.part))
-    }
-}
-
-fn message_part(part: llm::Part) -> MessagePart {
-    match part {
-        llm::Part::System => MessagePart::System,
-        llm::Part::User => MessagePart::User,
-        llm::Part::Assistant => MessagePart::Assistant,
-        llm::Part::ToolResult => MessagePart::ToolResult,
-        llm::Part::ToolDefinition => MessagePart::ToolDefinition,
-        llm::Part::Attachment => MessagePart::Attachment,
+        llm::part_at(format, body, path).map(|location| location.part)
     }
 }
 

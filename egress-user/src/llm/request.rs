@@ -99,37 +99,9 @@ impl ProviderFormat {
     }
 }
 
-/// The part of an LLM context a piece of content belongs to. The policy's `MessagePart`
-/// has the same variants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Part {
-    /// System prompt or developer instructions.
-    System,
-    /// What the user wrote.
-    User,
-    /// What the model produced earlier, including the tool calls it made.
-    Assistant,
-    /// Output of a tool the agent ran, fed back to the model.
-    ToolResult,
-    /// A tool's name, description and schema.
-    ToolDefinition,
-    /// An image, audio clip or file (inline data, URL or file id).
-    Attachment,
-}
-
-impl Part {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::System => "system",
-            Self::User => "user",
-            Self::Assistant => "assistant",
-            Self::ToolResult => "tool_result",
-            Self::ToolDefinition => "tool_definition",
-            Self::Attachment => "attachment",
-        }
-    }
-}
+/// The part of an LLM context a piece of content belongs to: the policy's own enum, so a
+/// location maps onto `parts:` rules directly (`part_at` never yields `Any`).
+pub use crate::policy::MessagePart as Part;
 
 /// Where a JSON path sits in a request's context.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
