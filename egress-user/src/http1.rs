@@ -128,7 +128,7 @@ impl RequestAssembler {
     /// True when no request is partially buffered (between requests). False after failure,
     /// since request boundaries are then unknown.
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { .. }) && self.carry.is_empty()
+        matches!(self.state, State::Head(_)) && self.carry.is_empty()
     }
 
     /// The head of the request currently being received, if its headers are complete but its
@@ -159,7 +159,7 @@ impl RequestAssembler {
         loop {
             let rest = data.get(pos..).unwrap_or_default();
             let step = match self.state {
-                State::Head { .. } => self.step_head(rest, progress),
+                State::Head(_) => self.step_head(rest, progress),
                 State::Body(_) => self.step_body(rest, progress),
                 State::Failed(_) => Step::Wait,
             };
@@ -178,33 +178,15 @@ impl RequestAssembler {
     }
 
     fn step_head(&mut self, rest: &[u8], progress: &mut Vec<Progress>) -> Step {
-        let State::Head { scanned, parse_at } = &mut self.state else {
+        let State::Head(scan) = &mut self.state else {
             return Step::Wait;
         };
-        // Empty lines before a request line belong to no request (RFC 9112 2.2); dropping
-        // them keeps a stray CRLF after a body from looking like a partial request.
-        match rest {
-            [] | [b'\r'] => return Step::Wait,
-            [b'\r', b'\n', ..] if *scanned == 0 => return Step::Advance(2),
-            [b'\n', ..] if *scanned == 0 => return Step::Advance(1),
-            _ => {}
-        }
-        // Re-parsing the whole buffered head on every tiny push would be quadratic, so parse
-        // only when a blank line may have ended it, or when the buffer doubled (which still
-        // rejects garbage at the first push).
-        let blank_line = contains_blank_line(rest, scanned.saturating_sub(2));
-        let over_cap = rest.len() > MAX_HEAD_BYTES;
-        if !blank_line && !over_cap && rest.len() < *parse_at {
-            *scanned = rest.len();
-            return Step::Wait;
+        if let Some(step) = scan.gate(rest) {
+            return step;
         }
         match parse_head(rest) {
-            HeadParse::Partial if over_cap => Step::Fail(head_too_large()),
-            HeadParse::Partial => {
-                *scanned = rest.len();
-                *parse_at = rest.len().saturating_mul(2);
-                Step::Wait
-            }
+            HeadParse::Partial if rest.len() > MAX_HEAD_BYTES => Step::Fail(head_too_large()),
+            HeadParse::Partial => scan.partial(rest.len()),
             HeadParse::Invalid(reason) => Step::Fail(reason),
             HeadParse::Complete { len, .. } if len > MAX_HEAD_BYTES => Step::Fail(head_too_large()),
             HeadParse::Complete { head, len } => {
@@ -261,9 +243,7 @@ impl RequestAssembler {
 
 enum State {
     /// Waiting for (more of) a request head at the start of the unconsumed bytes.
-    /// `scanned`: buffered head bytes already searched for a blank line.
-    /// `parse_at`: buffered length at which to run the parser again even without one.
-    Head { scanned: usize, parse_at: usize },
+    Head(HeadScan),
     /// Receiving a body.
     Body(Box<InFlight>),
     /// Not HTTP/1.1; the reason.
@@ -272,7 +252,46 @@ enum State {
 
 impl State {
     fn awaiting_head() -> Self {
-        State::Head { scanned: 0, parse_at: 0 }
+        State::Head(HeadScan::default())
+    }
+}
+
+/// How far a head that is still arriving has been looked at, shared by requests and
+/// responses. Re-parsing the whole buffered head on every tiny push would be quadratic, so
+/// the parser runs only when a blank line may have ended the head, or when the buffer doubled
+/// (which still rejects garbage at the first push).
+#[derive(Default)]
+struct HeadScan {
+    /// Buffered head bytes already searched for a blank line.
+    scanned: usize,
+    /// Buffered length at which to run the parser again even without one.
+    parse_at: usize,
+}
+
+impl HeadScan {
+    /// A step to take without parsing, or `None` when the head should be parsed now.
+    fn gate(&mut self, rest: &[u8]) -> Option<Step> {
+        // Empty lines before a message belong to no message (RFC 9112 2.2); dropping them
+        // keeps a stray CRLF after a body from looking like a partial head.
+        match rest {
+            [] | [b'\r'] => return Some(Step::Wait),
+            [b'\r', b'\n', ..] if self.scanned == 0 => return Some(Step::Advance(2)),
+            [b'\n', ..] if self.scanned == 0 => return Some(Step::Advance(1)),
+            _ => {}
+        }
+        let blank_line = contains_blank_line(rest, self.scanned.saturating_sub(2));
+        if !blank_line && rest.len() <= MAX_HEAD_BYTES && rest.len() < self.parse_at {
+            self.scanned = rest.len();
+            return Some(Step::Wait);
+        }
+        None
+    }
+
+    /// The parser found the `len` buffered bytes to be an incomplete head.
+    fn partial(&mut self, len: usize) -> Step {
+        self.scanned = len;
+        self.parse_at = len.saturating_mul(2);
+        Step::Wait
     }
 }
 
@@ -434,13 +453,14 @@ fn contains_blank_line(bytes: &[u8], from: usize) -> bool {
     tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
 }
 
-enum HeadParse {
+/// What the parser made of the buffered bytes of a request head or response head.
+enum HeadParse<H> {
     Partial,
-    Complete { head: RequestHead, len: usize },
+    Complete { head: H, len: usize },
     Invalid(String),
 }
 
-fn parse_head(bytes: &[u8]) -> HeadParse {
+fn parse_head(bytes: &[u8]) -> HeadParse<RequestHead> {
     let mut slots = INITIAL_HEADER_SLOTS;
     loop {
         let mut headers = vec![httparse::EMPTY_HEADER; slots];
@@ -901,7 +921,7 @@ impl ResponseAssembler {
             let consumed = self.process(&carry, &mut progress);
             carry.drain(..consumed.min(carry.len()));
         }
-        if matches!(self.state, ResponseState::Head { .. } | ResponseState::Body(_)) {
+        if matches!(self.state, ResponseState::Head(_) | ResponseState::Body(_)) {
             carry.shrink_to(MAX_HEAD_BYTES);
             self.carry = carry;
         }
@@ -923,10 +943,10 @@ impl ResponseAssembler {
                 };
                 Some(ResponseProgress::Complete(in_flight.finish(end)))
             }
-            ResponseState::Head { .. } if !carry.is_empty() => {
+            ResponseState::Head(_) if !carry.is_empty() => {
                 Some(ResponseProgress::NotHttp { reason: "connection closed inside a response head".to_owned() })
             }
-            ResponseState::Head { .. } | ResponseState::Closed => None,
+            ResponseState::Head(_) | ResponseState::Closed => None,
             ResponseState::Failed(reason) => {
                 self.state = ResponseState::Failed(reason);
                 None
@@ -936,7 +956,7 @@ impl ResponseAssembler {
 
     /// True when no response is partially buffered.
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, ResponseState::Head { .. }) && self.carry.is_empty()
+        matches!(self.state, ResponseState::Head(_)) && self.carry.is_empty()
     }
 
     /// The head of the response currently being received, if its body is not complete.
@@ -977,7 +997,7 @@ impl ResponseAssembler {
         loop {
             let rest = data.get(pos..).unwrap_or_default();
             let step = match self.state {
-                ResponseState::Head { .. } => self.step_head(rest, progress),
+                ResponseState::Head(_) => self.step_head(rest, progress),
                 ResponseState::Body(_) => self.step_body(rest, progress),
                 ResponseState::Failed(_) | ResponseState::Closed => Step::Wait,
             };
@@ -993,33 +1013,18 @@ impl ResponseAssembler {
     }
 
     fn step_head(&mut self, rest: &[u8], progress: &mut Vec<ResponseProgress>) -> Step {
-        let ResponseState::Head { scanned, parse_at } = &mut self.state else {
+        let ResponseState::Head(scan) = &mut self.state else {
             return Step::Wait;
         };
-        // Same gating as the request side: skip empty lines between messages, parse only when
-        // a blank line may have ended the head or the buffer doubled.
-        match rest {
-            [] | [b'\r'] => return Step::Wait,
-            [b'\r', b'\n', ..] if *scanned == 0 => return Step::Advance(2),
-            [b'\n', ..] if *scanned == 0 => return Step::Advance(1),
-            _ => {}
-        }
-        let blank_line = contains_blank_line(rest, scanned.saturating_sub(2));
-        let over_cap = rest.len() > MAX_HEAD_BYTES;
-        if !blank_line && !over_cap && rest.len() < *parse_at {
-            *scanned = rest.len();
-            return Step::Wait;
+        if let Some(step) = scan.gate(rest) {
+            return step;
         }
         match parse_response_head(rest) {
-            ResponseHeadParse::Partial if over_cap => Step::Fail(response_head_too_large()),
-            ResponseHeadParse::Partial => {
-                *scanned = rest.len();
-                *parse_at = rest.len().saturating_mul(2);
-                Step::Wait
-            }
-            ResponseHeadParse::Invalid(reason) => Step::Fail(reason),
-            ResponseHeadParse::Complete { len, .. } if len > MAX_HEAD_BYTES => Step::Fail(response_head_too_large()),
-            ResponseHeadParse::Complete { head, len } => match self.start_body(head, len, progress) {
+            HeadParse::Partial if rest.len() > MAX_HEAD_BYTES => Step::Fail(response_head_too_large()),
+            HeadParse::Partial => scan.partial(rest.len()),
+            HeadParse::Invalid(reason) => Step::Fail(reason),
+            HeadParse::Complete { len, .. } if len > MAX_HEAD_BYTES => Step::Fail(response_head_too_large()),
+            HeadParse::Complete { head, len } => match self.start_body(head, len, progress) {
                 Some(reason) => {
                     // Let the caller see the switch before everything after it is refused.
                     progress.push(ResponseProgress::NotHttp { reason: reason.clone() });
@@ -1113,11 +1118,8 @@ impl ResponseAssembler {
 }
 
 enum ResponseState {
-    /// Waiting for (more of) a response head; `scanned` and `parse_at` as in [`State::Head`].
-    Head {
-        scanned: usize,
-        parse_at: usize,
-    },
+    /// Waiting for (more of) a response head.
+    Head(HeadScan),
     Body(Box<ResponseInFlight>),
     Failed(String),
     /// [`ResponseAssembler::finish`] was called.
@@ -1126,7 +1128,7 @@ enum ResponseState {
 
 impl ResponseState {
     fn awaiting_head() -> Self {
-        ResponseState::Head { scanned: 0, parse_at: 0 }
+        ResponseState::Head(HeadScan::default())
     }
 }
 
@@ -1162,32 +1164,26 @@ fn response_head_too_large() -> String {
     format!("response head larger than {MAX_HEAD_BYTES} bytes")
 }
 
-enum ResponseHeadParse {
-    Partial,
-    Complete { head: ResponseHead, len: usize },
-    Invalid(String),
-}
-
-fn parse_response_head(bytes: &[u8]) -> ResponseHeadParse {
+fn parse_response_head(bytes: &[u8]) -> HeadParse<ResponseHead> {
     let mut slots = INITIAL_HEADER_SLOTS;
     loop {
         let mut headers = vec![httparse::EMPTY_HEADER; slots];
         let mut response = httparse::Response::new(&mut headers);
         match response.parse(bytes) {
-            Ok(httparse::Status::Partial) => return ResponseHeadParse::Partial,
+            Ok(httparse::Status::Partial) => return HeadParse::Partial,
             Ok(httparse::Status::Complete(len)) => {
                 return match build_response_head(&response) {
-                    Ok(head) => ResponseHeadParse::Complete { head, len },
-                    Err(reason) => ResponseHeadParse::Invalid(reason),
+                    Ok(head) => HeadParse::Complete { head, len },
+                    Err(reason) => HeadParse::Invalid(reason),
                 };
             }
             Err(httparse::Error::TooManyHeaders) if slots < MAX_HEADERS => {
                 slots = (slots * 2).min(MAX_HEADERS);
             }
             Err(httparse::Error::TooManyHeaders) => {
-                return ResponseHeadParse::Invalid(format!("more than {MAX_HEADERS} header fields"));
+                return HeadParse::Invalid(format!("more than {MAX_HEADERS} header fields"));
             }
-            Err(error) => return ResponseHeadParse::Invalid(format!("invalid response head: {error}")),
+            Err(error) => return HeadParse::Invalid(format!("invalid response head: {error}")),
         }
     }
 }
