@@ -250,31 +250,34 @@ impl Daemon {
         };
         let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
         let outcome = self.inspector.push(&mut judge, key, &writer, &bytes);
-        let (effect, records) = match outcome.effect {
-            Effect::Redact(ranges) => match mask(header, &ranges) {
-                Ok(()) => (Effect::Redact(ranges), outcome.records),
-                Err(error) => {
-                    let why = format!("redaction failed ({error}): blocked instead");
-                    log::warn!("pid {}: {why}", writer.pid);
-                    let records = outcome
-                        .records
-                        .into_iter()
-                        .map(|mut record| {
-                            record.reason = format!("{}; {why}", record.reason);
-                            record.redacted = 0;
-                            finish_record(&self.policy, record, &Effect::Block)
-                        })
-                        .collect();
-                    (Effect::Block, records)
-                }
-            },
-            effect => (effect, outcome.records),
-        };
-        if effect == Effect::Review {
-            self.hold_for_review(header, &writer, records);
+        if let Effect::Review(redactions) = outcome.effect {
+            self.hold_for_review(header, &writer, redactions, outcome.records);
             return Ok(());
         }
+        let (effect, records) = self.redact(header, outcome.effect, outcome.records);
         self.apply(header, effect, records)
+    }
+
+    /// Masks the ranges of a `Redact` effect in the held writer's buffer. Memory that cannot
+    /// be written turns the effect into a block, and the records say why.
+    fn redact(&self, header: &EventHeader, effect: Effect, records: Vec<AuditRecord>) -> (Effect, Vec<AuditRecord>) {
+        let Effect::Redact(ranges) = effect else {
+            return (effect, records);
+        };
+        let Err(error) = mask(header, &ranges) else {
+            return (Effect::Redact(ranges), records);
+        };
+        let why = format!("redaction failed ({error}): blocked instead");
+        log::warn!("pid {}: {why}", header.tgid());
+        let records = records
+            .into_iter()
+            .map(|mut record| {
+                record.reason = format!("{}; {why}", record.reason);
+                record.redacted = 0;
+                finish_record(&self.policy, record, &Effect::Block)
+            })
+            .collect();
+        (Effect::Block, records)
     }
 
     /// Records, then applies an effect to a held write and resumes (or ends) its process. A
@@ -293,7 +296,7 @@ impl Daemon {
                 unsafe { libc::kill(header.tgid() as libc::pid_t, libc::SIGKILL) };
                 log::warn!("killed pid {} ({}) by policy", header.tgid(), header.comm_str());
             }
-            Effect::Pass | Effect::Redact(_) | Effect::Review => self.release(header.pid_tgid),
+            Effect::Pass | Effect::Redact(_) | Effect::Review(_) => self.release(header.pid_tgid),
         }
         self.hold_latency.add(monotonic_ns().saturating_sub(header.ktime_ns));
         Ok(())
@@ -318,7 +321,13 @@ impl Daemon {
     }
 
     /// Keeps the writer stopped and queues its request for a person to decide.
-    fn hold_for_review(&mut self, header: &EventHeader, writer: &Writer, records: Vec<AuditRecord>) {
+    fn hold_for_review(
+        &mut self,
+        header: &EventHeader,
+        writer: &Writer,
+        redactions: Vec<std::ops::Range<usize>>,
+        records: Vec<AuditRecord>,
+    ) {
         let reviewed = records.iter().find(|record| record.action == "review").or(records.first());
         let summary = ReviewSummary {
             id: 0,
@@ -342,7 +351,7 @@ impl Daemon {
             expires_in_seconds: 0,
         };
         let id = self.reviews.submit(
-            HeldWrite { header: *header, records },
+            HeldWrite { header: *header, redactions, records },
             summary,
             std::time::Instant::now(),
             self.policy.review_timeout(),
@@ -427,11 +436,12 @@ impl Daemon {
         Ok(version)
     }
 
-    /// Ends a review: approval lets the write through, denial and timeout block it. One
-    /// record per request tells the whole chain.
+    /// Ends a review: approval lets the write through (with the policy's redactions applied),
+    /// denial and timeout block it. One record per request tells the whole chain.
     fn resolve_review(&mut self, id: u64, held: HeldWrite, resolution: Resolution) -> anyhow::Result<()> {
+        let approved = if held.redactions.is_empty() { Effect::Pass } else { Effect::Redact(held.redactions) };
         let (effect, outcome, by_uid) = match resolution {
-            Resolution::Approved { by_uid } => (Effect::Pass, "approved", Some(by_uid)),
+            Resolution::Approved { by_uid } => (approved, "approved", Some(by_uid)),
             Resolution::Denied { by_uid } => (Effect::Block, "denied", Some(by_uid)),
             Resolution::TimedOut => (Effect::Block, "timed_out", None),
             Resolution::Abandoned => (Effect::Block, "abandoned", None),
@@ -443,9 +453,13 @@ impl Daemon {
             .map(|mut record| {
                 record.review = Some(AuditReview { id, outcome, by_uid });
                 record.ts = crate::audit::timestamp();
+                if matches!(effect, Effect::Redact(_)) {
+                    record.redacted = record.findings.iter().filter(|finding| finding.action == "redact").count();
+                }
                 finish_record(&self.policy, record, &effect)
             })
             .collect();
+        let (effect, records) = self.redact(&held.header, effect, records);
         self.apply(&held.header, effect, records)
     }
 
@@ -629,6 +643,8 @@ impl Daemon {
 /// A write held for review: what is needed to finish it.
 pub struct HeldWrite {
     header: EventHeader,
+    /// Ranges to mask if the request is approved.
+    redactions: Vec<std::ops::Range<usize>>,
     records: Vec<AuditRecord>,
 }
 

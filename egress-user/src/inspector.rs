@@ -48,8 +48,9 @@ pub enum Effect {
     Pass,
     /// Mask these byte ranges of the write buffer, then let it through.
     Redact(Vec<Range<usize>>),
-    /// Keep the agent held until a person decides (or the review times out).
-    Review,
+    /// Keep the agent held until a person decides (or the review times out). An approval
+    /// masks these ranges first: the findings the policy redacts stay redacted.
+    Review(Vec<Range<usize>>),
     Block,
     Kill,
 }
@@ -307,7 +308,8 @@ fn judge_request(judge: &mut Judge<'_>, writer: &Writer, request: &Request, writ
 
     let mut action = Action::most_severe(actions);
     let mut redactions = Vec::new();
-    if action == Action::Redact {
+    // A request held for review keeps its redactions: an approval lets it through masked.
+    if action == Action::Redact || (action == Action::Review && !redact.is_empty()) {
         match locate_body(request, write) {
             Ok(offset) => redactions = redact.iter().map(|span| offset + span.start..offset + span.end).collect(),
             Err(why) => {
@@ -397,14 +399,13 @@ fn not_http(policy: &Policy, writer: &Writer, why: &str, bytes: u64) -> RequestD
 /// One effect for the write: the most severe of its requests' actions.
 fn combine(policy: &Policy, decisions: Vec<RequestDecision>) -> Outcome {
     let action = Action::most_severe(decisions.iter().map(|decision| decision.action));
+    let redactions = || decisions.iter().flat_map(|decision| decision.redactions.iter().cloned()).collect();
     let effect = enforced(
         policy,
         match action {
             Action::Allow | Action::Alert => Effect::Pass,
-            Action::Redact => {
-                Effect::Redact(decisions.iter().flat_map(|decision| decision.redactions.iter().cloned()).collect())
-            }
-            Action::Review => Effect::Review,
+            Action::Redact => Effect::Redact(redactions()),
+            Action::Review => Effect::Review(redactions()),
             Action::Block => Effect::Block,
             Action::Kill => Effect::Kill,
         },
@@ -438,7 +439,7 @@ pub fn finish_record(policy: &Policy, mut record: AuditRecord, effect: &Effect) 
     record.outcome = match effect {
         Effect::Pass => "passed",
         Effect::Redact(_) => "redacted",
-        Effect::Review => "held",
+        Effect::Review(_) => "held",
         Effect::Block => "blocked",
         Effect::Kill => "killed",
     };

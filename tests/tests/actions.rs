@@ -370,6 +370,56 @@ fn review_timed_out_blocks_the_request() {
     review_webhook_post(Decision::Timeout);
 }
 
+/// One request, two rules: the card number is redacted, the e-mail address goes to review.
+/// The approved request leaves with the card masked and the e-mail as written.
+#[test]
+fn review_approved_keeps_the_redactions_of_the_same_request() {
+    if !require_root() {
+        return;
+    }
+    let what = "curl to a webhook with a card (pii: redact) and an e-mail (pii.email: review), approved";
+    let fx = Fixture::with_server(ServerOptions::slack_webhook());
+    let target = fx.target();
+    let (email, card) = (samples::EMAIL, samples::card_number(2));
+    let body = format!(r#"{{"text":"Lead {email} paid with {card}, please confirm."}}"#);
+    let req = fx.request("message.json", WEBHOOK_PATH, body.as_bytes());
+    let rules = "    on_findings: { pii: redact, pii.email: review }\n";
+    let sc = Scenario::start(fx, &policy_yaml(30, &format!("tools:\n{}", webhook_tool("slack", rules))));
+    let reviews = ReviewCli::new(&sc.daemon.review_socket());
+    let curl = sc.spawn(&Client::Curl.command(&target, &req));
+    let pending = reviews.wait_for(Duration::from_secs(20), |e| e["path"] == WEBHOOK_PATH).unwrap_or_else(|e| {
+        panic!("{what}: no pending review\n{e}\n{}", sc.diag(&[], &[("webhook", &sc.fx.server)]))
+    });
+    let approval = reviews.approve(&pending.entry["id"]);
+    assert!(approval.success(), "{what}: approval refused\n{}", approval.describe());
+    let out = curl.finish(Duration::from_secs(60));
+    let ctx = || sc.diag(&[&out], &[("webhook", &sc.fx.server)]);
+
+    assert!(out.success(), "{what}: curl should succeed after approval\n{}", ctx());
+    let got = sc.fx.server.requests_for(WEBHOOK_PATH);
+    assert_eq!(got.len(), 1, "{what}: one request should arrive\n{}", ctx());
+    let problems = mask_problems(body.as_bytes(), &got[0].body, &[span_of(body.as_bytes(), &card)]);
+    assert!(
+        problems.is_empty(),
+        "{what}: the server should get the body with the card masked and the e-mail kept:\n  - {}\n{}",
+        problems.join("\n  - "),
+        ctx()
+    );
+    let rec = sc.one_record(what, |r| r["path"] == WEBHOOK_PATH, &ctx);
+    assert_fields(
+        &rec,
+        &[
+            ("/action", "review".into()),
+            ("/outcome", "redacted".into()),
+            ("/redacted", 1.into()),
+            ("/review/outcome", "approved".into()),
+        ],
+        what,
+        &ctx,
+    );
+    sc.assert_audit_lacks(&[email, &card], what);
+}
+
 // ---------------------------------------------------------------------------------------
 // 5. schema
 

@@ -27,6 +27,9 @@ tools:
       required: [text]
       properties: { text: { type: string } }
       additionalProperties: false
+  - name: tickets
+    match: { host: tickets.internal, method: POST }
+    on_findings: { pii: redact, pii.iban: review }
   - name: notes
     class: code_exec
     match: { host: notes.internal, method: POST }
@@ -211,8 +214,21 @@ fn pii_for_a_notification_asks_for_review() {
     bench.read(model_reply.as_bytes());
     let outcome =
         bench.write(request("hooks.slack.com", "/services/x", r#"{"text":"mail jane.doe@example.com"}"#).as_bytes());
-    assert_eq!(outcome.effect, Effect::Review, "{:?}", outcome.records);
+    assert_eq!(outcome.effect, Effect::Review(Vec::new()), "{:?}", outcome.records);
     assert_eq!((outcome.records[0].action, outcome.records[0].outcome), ("review", "held"));
+}
+
+#[test]
+fn a_request_held_for_review_keeps_the_redactions_an_approval_applies() {
+    let mut bench = Bench::new("enforce");
+    let body = r#"{"text":"mail jane.doe@example.com, account DE89 3704 0044 0532 0130 00"}"#;
+    let write = request("tickets.internal", "/new", body);
+    let outcome = bench.write(write.as_bytes());
+    let Effect::Review(ranges) = &outcome.effect else { panic!("review expected: {outcome:?}") };
+    let [range] = ranges.as_slice() else { panic!("the e-mail only: {ranges:?}") };
+    assert_eq!(&write[range.clone()], "jane.doe@example.com");
+    let record = &outcome.records[0];
+    assert_eq!((record.action, record.outcome, record.redacted), ("review", "held", 0));
 }
 
 #[test]
