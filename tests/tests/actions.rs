@@ -387,9 +387,9 @@ fn review_approved_keeps_the_redactions_of_the_same_request() {
     let sc = Scenario::start(fx, &policy_yaml(30, &format!("tools:\n{}", webhook_tool("slack", rules))));
     let reviews = ReviewCli::new(&sc.daemon.review_socket());
     let curl = sc.spawn(&Client::Curl.command(&target, &req));
-    let pending = reviews.wait_for(Duration::from_secs(20), |e| e["path"] == WEBHOOK_PATH).unwrap_or_else(|e| {
-        panic!("{what}: no pending review\n{e}\n{}", sc.diag(&[], &[("webhook", &sc.fx.server)]))
-    });
+    let pending = reviews
+        .wait_for(Duration::from_secs(20), |e| e["path"] == WEBHOOK_PATH)
+        .unwrap_or_else(|e| panic!("{what}: no pending review\n{e}\n{}", sc.diag(&[], &[("webhook", &sc.fx.server)])));
     let approval = reviews.approve(&pending.entry["id"]);
     assert!(approval.success(), "{what}: approval refused\n{}", approval.describe());
     let out = curl.finish(Duration::from_secs(60));
