@@ -26,6 +26,9 @@ pub mod kind {
     /// The dynamic loader of a watched process changed its set of loaded objects (`dlopen`
     /// or start-up); in enforce mode it is stopped until the new libraries are attached.
     pub const LIBS_CHANGED: u32 = 5;
+    /// A `connect()` of a watched process was refused (or, in monitor mode, would have
+    /// been); a [`ConnectRefusal`](super::ConnectRefusal) follows the header.
+    pub const CONNECT_REFUSED: u32 = 6;
 }
 
 /// `EventHeader::flags` bits.
@@ -82,7 +85,9 @@ pub struct Config {
     pub fail_mode: u32,
     /// Monitor mode copies at most this many bytes of one write (<= MAX_CAPTURE_BYTES).
     pub capture_max: u32,
-    pub _reserved: u32,
+    /// Offset of `child_pid` in the `sched_process_fork` tracepoint record, read by user
+    /// space from the tracepoint's format file (its layout changes between kernels).
+    pub fork_child_pid_offset: u32,
     /// A daemon whose last heartbeat is older than this is taken for dead.
     pub heartbeat_timeout_ns: u64,
 }
@@ -138,6 +143,44 @@ pub struct ReadArgs {
 pub type DenyKeyV4 = [u8; 4];
 pub type DenyKeyV6 = [u8; 16];
 
+/// LPM trie key for the destinations a confined process may reach: the confinement slot
+/// (big-endian, always matched whole: prefix length 32 + the network's), then the address.
+pub type AllowKeyV4 = [u8; 8];
+pub type AllowKeyV6 = [u8; 20];
+/// Bits of an allow key taken by the slot.
+pub const ALLOW_SLOT_BITS: u32 = 32;
+
+/// Why a `connect()` was refused.
+pub mod refusal {
+    /// The destination is in the policy's `deny_destinations`.
+    pub const DENY_LIST: u32 = 0;
+    /// The process is confined to a `code_exec` tool whose `destinations` do not include it.
+    pub const CONFINED: u32 = 1;
+}
+
+/// Payload of a `CONNECT_REFUSED` event.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnectRefusal {
+    /// The destination (`local_port` is 0: the socket is not bound yet).
+    pub peer: Peer,
+    /// A [`refusal`] code.
+    pub reason: u32,
+    /// The confinement slot, for `refusal::CONFINED`.
+    pub slot: u32,
+    /// 0 in monitor mode: the connect went ahead and is only reported.
+    pub enforced: u32,
+    pub _pad: u32,
+}
+
+/// A header and its refusal, as one ring-buffer record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectEvent {
+    pub header: EventHeader,
+    pub refusal: ConnectRefusal,
+}
+
 /// Indexes of the per-CPU `COUNTERS` array: everything the kernel side could not do or
 /// chose not to do, so that user space reports it instead of it going unseen.
 pub mod counter {
@@ -159,7 +202,13 @@ pub mod counter {
     pub const DENIED_FAIL_CLOSED: u32 = 7;
     /// Copy of user memory failed (`bpf_probe_read_user`): that chunk is missing.
     pub const READ_USER_FAILED: u32 = 8;
-    pub const COUNT: u32 = 9;
+    /// `connect()` calls of confined (code_exec) processes to destinations outside their
+    /// tool's list (refused in enforce mode, only reported in monitor mode).
+    pub const CONNECTS_CONFINED: u32 = 9;
+    /// The child of a confined process could not be recorded as confined (map full): it
+    /// runs unconfined, so this must never be silent.
+    pub const CONFINE_FAILED: u32 = 10;
+    pub const COUNT: u32 = 11;
 }
 
 #[cfg(feature = "user")]
@@ -172,6 +221,7 @@ mod user {
     unsafe impl aya::Pod for Peer {}
     unsafe impl aya::Pod for SslKey {}
     unsafe impl aya::Pod for ReadArgs {}
+    unsafe impl aya::Pod for ConnectRefusal {}
 }
 
 #[cfg(feature = "user")]
@@ -189,6 +239,16 @@ impl EventHeader {
     /// shorter than it claims).
     pub fn payload<'a>(&self, record: &'a [u8]) -> Option<&'a [u8]> {
         record.get(HEADER_BYTES..HEADER_BYTES + self.chunk_len as usize)
+    }
+
+    /// The refusal after the header of a `CONNECT_REFUSED` record.
+    pub fn connect_refusal(&self, record: &[u8]) -> Option<ConnectRefusal> {
+        let payload = self.payload(record)?;
+        if payload.len() < core::mem::size_of::<ConnectRefusal>() {
+            return None;
+        }
+        // SAFETY: length checked; ConnectRefusal is Pod, read_unaligned copes with alignment.
+        Some(unsafe { core::ptr::read_unaligned(payload.as_ptr().cast::<ConnectRefusal>()) })
     }
 
     pub fn tgid(&self) -> u32 {

@@ -3,7 +3,9 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf, SockHash},
 };
-use egress_common::{Config, DataEvent, DenyKeyV4, DenyKeyV6, Peer, ReadArgs, SocketKey, SslKey, counter};
+use egress_common::{
+    AllowKeyV4, AllowKeyV6, Config, DataEvent, DenyKeyV4, DenyKeyV6, Peer, ReadArgs, SocketKey, SslKey, counter,
+};
 
 /// Events to user space: held writes, captured chunks, execs, library loads.
 #[map]
@@ -54,6 +56,18 @@ pub static SOCKETS: SockHash<SocketKey> = SockHash::with_max_entries(65536, 0);
 pub static DENY_V4: LpmTrie<DenyKeyV4, u8> = LpmTrie::with_max_entries(4096, 1);
 #[map]
 pub static DENY_V6: LpmTrie<DenyKeyV6, u8> = LpmTrie::with_max_entries(4096, 1);
+
+/// Processes confined to a `code_exec` tool (tgid -> the tool's slot): set by user space when
+/// one of the tool's programs is executed, inherited by every child at fork. Entries of
+/// threads and dead processes are harmless (lookups are by tgid) and user space prunes them.
+#[map]
+pub static CONFINED: HashMap<u32, u32> = HashMap::with_max_entries(65536, 0);
+
+/// Per slot, the destinations a confined process may connect to.
+#[map]
+pub static ALLOWED_V4: LpmTrie<AllowKeyV4, u8> = LpmTrie::with_max_entries(16384, 1);
+#[map]
+pub static ALLOWED_V6: LpmTrie<AllowKeyV6, u8> = LpmTrie::with_max_entries(16384, 1);
 
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);

@@ -2,19 +2,45 @@
 //! the dynamic loader's `_dl_debug_state` (called after every change to the set of loaded
 //! objects, at start-up and on `dlopen`). In enforce mode both hold the process until user
 //! space has attached to any TLS library it did not know yet, so no write slips past.
+//! And `fork`: a child of a process confined to a code_exec tool is confined too.
 use aya_ebpf::{
     EbpfContext,
     helpers::bpf_get_current_pid_tgid,
     macros::{tracepoint, uprobe},
     programs::{ProbeContext, TracePointContext},
 };
-use egress_common::{MODE_ENFORCE, kind};
+use egress_common::{MODE_ENFORCE, counter, kind};
 
-use crate::watch::{config, daemon_alive, header, hold, notify, watched_cgroup};
+use crate::{
+    maps::{CONFINED, count},
+    watch::{config, daemon_alive, header, hold, notify, watched_cgroup},
+};
 
 #[tracepoint]
 pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     on_new_code(&ctx, kind::EXEC);
+    0
+}
+
+/// Runs in the parent. The child inherits the confinement before it can run a single
+/// instruction, so nothing a confined program starts escapes its destinations.
+#[tracepoint]
+pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
+    let parent = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: plain lookup of a u32 value.
+    let Some(&slot) = (unsafe { CONFINED.get(&parent) }) else {
+        return 0;
+    };
+    let Some(offset) = config().map(|config| config.fork_child_pid_offset as usize) else {
+        return 0;
+    };
+    // SAFETY: reads a field of the tracepoint record at the offset its format file gives.
+    let Ok(child) = (unsafe { ctx.read_at::<u32>(offset) }) else {
+        return 0;
+    };
+    if CONFINED.insert(&child, &slot, 0).is_err() {
+        count(counter::CONFINE_FAILED);
+    }
     0
 }
 

@@ -20,6 +20,7 @@ use crate::{
     api::{self, ApiCall},
     audit::{AuditLog, AuditRecord, AuditReview},
     cgroup,
+    confine::{self, Confinement},
     detect::{DetectionConfig, Engine},
     guardian,
     guardian::Guardian,
@@ -76,6 +77,9 @@ pub struct Daemon {
     reviews: ReviewQueue<HeldWrite>,
     audit: AuditLog,
     inspected: targets::Inspected,
+    confinement: Confinement,
+    /// The cgroup directories under watch, as given.
+    watched_dirs: Vec<PathBuf>,
     cgroup_paths: HashMap<u64, String>,
     writes: HashMap<u64, WriteInProgress>,
     response_bytes: u64,
@@ -116,6 +120,8 @@ impl Daemon {
             cgroup_paths.insert(id, cgroup::relative_path(&cgroup_mount, dir));
         }
         kernel.set_deny_networks(&deny_networks(&policy))?;
+        let confinement = Confinement::from_policy(&policy);
+        kernel.set_allowed_destinations(&allowed_destinations(&confinement))?;
         // SAFETY: the ring buffer owns its fd and lives inside the AsyncFd until both drop.
         let events = unsafe { AsyncFd::register(kernel.take_events()?) }.context("polling the event ring buffer")?;
         let guardian = Guardian::spawn(&pin_dir)?;
@@ -134,6 +140,8 @@ impl Daemon {
             reviews: ReviewQueue::default(),
             audit,
             inspected: targets::Inspected::default(),
+            confinement,
+            watched_dirs: cgroups.clone(),
             cgroup_paths,
             writes: HashMap::new(),
             response_bytes: 0,
@@ -150,6 +158,7 @@ impl Daemon {
         for dir in &cgroups {
             for pid in cgroup::processes(dir) {
                 daemon.attach_new_code(pid);
+                daemon.confine_if_listed(pid);
             }
         }
         log::info!(
@@ -225,10 +234,21 @@ impl Daemon {
                 Ok(())
             }
             kind::EXEC | kind::LIBS_CHANGED => {
+                if header.kind == kind::EXEC {
+                    self.confine_if_listed(header.tgid());
+                }
                 self.attach_new_code(header.tgid());
                 if header.flags & flag::HELD != 0 {
                     self.release(header.pid_tgid);
                 }
+                Ok(())
+            }
+            kind::CONNECT_REFUSED => {
+                let refused = header.connect_refusal(record).context("connect event shorter than its refusal")?;
+                let writer = self.writer(&header);
+                let record = confine::refusal_record(&self.policy, &self.confinement, &writer, &refused);
+                log::warn!("pid {} ({}): {}", writer.pid, writer.comm, record.reason);
+                self.record(&[record]);
                 Ok(())
             }
             other => Err(anyhow!("unknown event kind {other}")),
@@ -418,12 +438,12 @@ impl Daemon {
                 return Err(message);
             }
         };
+        let confinement = Confinement::from_policy(&policy);
         let applied = self
             .kernel
-            .config
-            .set(0, &kernel_config(&policy), 0)
-            .context("writing the eBPF config")
-            .and_then(|()| self.kernel.set_deny_networks(&deny_networks(&policy)));
+            .write_config(kernel_config(&policy))
+            .and_then(|()| self.kernel.set_deny_networks(&deny_networks(&policy)))
+            .and_then(|()| self.kernel.set_allowed_destinations(&allowed_destinations(&confinement)));
         if let Err(error) = applied {
             let message = format!("{error:#}");
             log::error!("policy reload refused: {message}");
@@ -431,6 +451,7 @@ impl Daemon {
         }
         self.policy = policy;
         self.engine = engine;
+        self.reconfine(confinement);
         let version = self.policy.digest.clone();
         log::info!("policy reloaded: {} version {}", self.policy.source_name, &version[..12]);
         Ok(version)
@@ -535,6 +556,41 @@ impl Daemon {
         }
     }
 
+    /// Confines a process that runs a program of a code_exec tool. In enforce mode it is held
+    /// at exec while this runs, so it cannot connect anywhere before it is confined.
+    fn confine_if_listed(&mut self, pid: u32) {
+        let Some(slot) = self.confinement.slot_of_process(pid) else {
+            return;
+        };
+        let tool = self.confinement.tool_name(slot).unwrap_or("?");
+        match self.kernel.confined.insert(&pid, &slot, 0) {
+            Ok(()) => log::info!("pid {pid} confined to the destinations of code_exec tool {tool}"),
+            Err(error) => log::error!("pid {pid} runs a program of tool {tool} but could not be confined: {error}"),
+        }
+    }
+
+    /// After a reload: confined processes keep the confinement of their tool (by name) under
+    /// its new slot, or lose it if the tool no longer confines; running processes of newly
+    /// listed programs are confined.
+    fn reconfine(&mut self, confinement: Confinement) {
+        let old = std::mem::replace(&mut self.confinement, confinement);
+        let entries: Vec<(u32, u32)> = self.kernel.confined.iter().filter_map(Result::ok).collect();
+        for (pid, old_slot) in entries {
+            let new_slot = old.tool_name(old_slot).and_then(|name| self.confinement.slot_of_tool(name));
+            let _ = match new_slot {
+                Some(slot) => self.kernel.confined.insert(&pid, &slot, 0),
+                None => self.kernel.confined.remove(&pid),
+            };
+        }
+        for dir in self.watched_dirs.clone() {
+            for pid in cgroup::processes(&dir) {
+                if self.kernel.confined.get(&pid, 0).is_err() {
+                    self.confine_if_listed(pid);
+                }
+            }
+        }
+    }
+
     /// Attaches to TLS code and loaders that a process maps and that were not seen before.
     fn attach_new_code(&mut self, pid: u32) {
         for file in targets::mapped_files(pid) {
@@ -567,7 +623,12 @@ impl Daemon {
             }
         };
         let peer = self.peer(header).map(|peer| format_peer(&peer));
+        let confined_to = match self.confinement.is_empty() {
+            true => None,
+            false => self.kernel.confined.get(&pid, 0).ok().and_then(|slot| self.confinement.tool_name(slot)),
+        };
         Writer {
+            confined_to: confined_to.map(str::to_owned),
             pid,
             comm: header.comm_str().to_owned(),
             cgroup,
@@ -583,13 +644,26 @@ impl Daemon {
     fn housekeeping(&mut self) {
         self.inspector.forget_processes(|tgid| Path::new(&format!("/proc/{tgid}")).exists());
         self.writes.retain(|pid_tgid, _| Path::new(&format!("/proc/{}", pid_tgid >> 32)).exists());
+        let gone: Vec<u32> = self
+            .kernel
+            .confined
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+            .collect();
+        for pid in gone {
+            let _ = self.kernel.confined.remove(&pid);
+        }
         self.report_kernel_counters(log::Level::Debug);
     }
 
     fn report_kernel_counters(&self, quiet_level: log::Level) {
         for (name, value) in self.kernel.counters() {
             // Lost data is never silent: anything that stands for missing inspection warns.
-            let lossy = matches!(name, "ringbuf_drops" | "hold_signal_failed" | "sockhash_full" | "read_user_failed");
+            let lossy = matches!(
+                name,
+                "ringbuf_drops" | "hold_signal_failed" | "sockhash_full" | "read_user_failed" | "confine_failed"
+            );
             let level = if lossy && value > 0 { log::Level::Warn } else { quiet_level };
             log::log!(level, "kernel counter {name} = {value}");
         }
@@ -693,13 +767,17 @@ fn kernel_config(policy: &Policy) -> Config {
         mode: if policy.mode == Mode::Enforce { MODE_ENFORCE } else { MODE_MONITOR },
         fail_mode: if policy.fail_mode == FailMode::Closed { FAIL_CLOSED } else { FAIL_OPEN },
         capture_max: policy.capture_max_bytes,
-        _reserved: 0,
+        fork_child_pid_offset: 0,
         heartbeat_timeout_ns: HEARTBEAT_TIMEOUT.as_nanos() as u64,
     }
 }
 
 /// The policy's literal networks plus the addresses its host names resolve to now. A name
 /// that does not resolve cannot be connected to either; it is reported, not fatal.
+fn allowed_destinations(confinement: &Confinement) -> Vec<Vec<IpNet>> {
+    confinement.tools().iter().map(|tool| tool.allowed.clone()).collect()
+}
+
 fn deny_networks(policy: &Policy) -> Vec<IpNet> {
     let mut networks = policy.deny_nets();
     for host in policy.deny_hosts() {

@@ -40,6 +40,8 @@ pub struct Writer {
     pub cgroup: String,
     pub tls_library: String,
     pub peer: Option<String>,
+    /// The code_exec tool the process is confined to, if any.
+    pub confined_to: Option<String>,
 }
 
 /// What happens to the write that was inspected.
@@ -255,6 +257,15 @@ fn judge_request(judge: &mut Judge<'_>, writer: &Writer, request: &Request, writ
     let tool = decision.tool;
     let mut actions = vec![decision.action];
     let mut reasons = vec![decision.reason];
+    // The kernel confines a code_exec process by address; the Host header is checked too, so
+    // that an allowed address (a shared front end) does not carry requests for other hosts.
+    if let Some(confining) = writer.confined_to.as_deref().and_then(|name| policy.tool(name)) {
+        let host = head.host.as_deref().unwrap_or("");
+        if !policy.destination_host_allowed(confining, host) {
+            actions.push(Action::Block);
+            reasons.push(format!("host `{host}` is not among the destinations of code_exec tool {}", confining.name));
+        }
+    }
     let mut record = base_record(policy, writer, String::new());
     fill_request(&mut record, head, tool);
     record.bytes = request.body_len;
@@ -446,7 +457,7 @@ pub fn finish_record(policy: &Policy, mut record: AuditRecord, effect: &Effect) 
     record
 }
 
-fn base_record(policy: &Policy, writer: &Writer, reason: String) -> AuditRecord {
+pub(crate) fn base_record(policy: &Policy, writer: &Writer, reason: String) -> AuditRecord {
     AuditRecord {
         ts: timestamp(),
         pid: writer.pid,

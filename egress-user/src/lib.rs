@@ -3,6 +3,7 @@
 pub mod api;
 pub mod audit;
 pub mod cgroup;
+pub mod confine;
 pub mod daemon;
 pub mod detect;
 pub mod guardian;

@@ -20,7 +20,7 @@ use aya::{
         uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope},
     },
 };
-use egress_common::{Config, Peer, SocketKey, SslKey, counter};
+use egress_common::{ALLOW_SLOT_BITS, Config, Peer, SocketKey, SslKey, counter};
 use ipnet::IpNet;
 
 use crate::targets::{self, Exports};
@@ -88,6 +88,11 @@ pub struct Kernel {
     counters: PerCpuArray<MapData, u64>,
     deny_v4: LpmTrie<MapData, [u8; 4], u8>,
     deny_v6: LpmTrie<MapData, [u8; 16], u8>,
+    /// Processes confined to a code_exec tool: tgid -> slot.
+    pub confined: HashMap<MapData, u32, u32>,
+    allowed_v4: LpmTrie<MapData, [u8; 8], u8>,
+    allowed_v6: LpmTrie<MapData, [u8; 20], u8>,
+    fork_child_pid_offset: u32,
 }
 
 impl Kernel {
@@ -114,8 +119,9 @@ impl Kernel {
             map_of(&ebpf, name)?.pin(&path).with_context(|| format!("pinning map {name} at {}", path.display()))?;
         }
         let mut take = |name: &str| ebpf.take_map(name).ok_or_else(|| anyhow!("eBPF map {name} missing"));
+        let fork_child_pid_offset = fork_child_pid_offset()?;
         let mut config_map: Array<MapData, Config> = take("CONFIG")?.try_into()?;
-        config_map.set(0, &config, 0).context("writing the eBPF config")?;
+        config_map.set(0, &Config { fork_child_pid_offset, ..config }, 0).context("writing the eBPF config")?;
         Ok(Self {
             heartbeat: take("HEARTBEAT")?.try_into()?,
             held: take("HELD")?.try_into()?,
@@ -125,6 +131,10 @@ impl Kernel {
             counters: take("COUNTERS")?.try_into()?,
             deny_v4: take("DENY_V4")?.try_into()?,
             deny_v6: take("DENY_V6")?.try_into()?,
+            confined: take("CONFINED")?.try_into()?,
+            allowed_v4: take("ALLOWED_V4")?.try_into()?,
+            allowed_v6: take("ALLOWED_V6")?.try_into()?,
+            fork_child_pid_offset,
             config: config_map,
             ebpf,
             pin_dir,
@@ -150,10 +160,20 @@ impl Kernel {
         let link: FdLink = sk_msg.take_link(id)?.try_into().context("sk_msg link is not an fd link")?;
         self.pin(link, "guard_sends")?;
 
-        let exec: &mut TracePoint = program(&mut self.ebpf, "sched_process_exec")?;
-        let id = exec.attach("sched", "sched_process_exec").context("attaching the exec tracepoint")?;
-        let link: FdLink = exec.take_link(id)?.try_into().context("tracepoint link is not an fd link")?;
-        self.pin(link, "sched_process_exec")
+        for name in ["sched_process_exec", "sched_process_fork"] {
+            let tracepoint: &mut TracePoint = program(&mut self.ebpf, name)?;
+            let id = tracepoint.attach("sched", name).with_context(|| format!("attaching the {name} tracepoint"))?;
+            let link: FdLink = tracepoint.take_link(id)?.try_into().context("tracepoint link is not an fd link")?;
+            self.pin(link, name)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the configuration (the policy's part; the kernel layout facts are this
+    /// loader's).
+    pub fn write_config(&mut self, config: Config) -> anyhow::Result<()> {
+        let config = Config { fork_child_pid_offset: self.fork_child_pid_offset, ..config };
+        self.config.set(0, &config, 0).context("writing the eBPF config")
     }
 
     /// Starts watching a cgroup v2 directory (and its descendants).
@@ -248,6 +268,40 @@ impl Kernel {
         Ok(())
     }
 
+    /// Replaces the destinations each confinement slot may reach (index = slot).
+    pub fn set_allowed_destinations(&mut self, slots: &[Vec<IpNet>]) -> anyhow::Result<()> {
+        let old_v4: Vec<Key<[u8; 8]>> = self.allowed_v4.keys().filter_map(Result::ok).collect();
+        for key in old_v4 {
+            let _ = self.allowed_v4.remove(&key);
+        }
+        let old_v6: Vec<Key<[u8; 20]>> = self.allowed_v6.keys().filter_map(Result::ok).collect();
+        for key in old_v6 {
+            let _ = self.allowed_v6.remove(&key);
+        }
+        for (slot, networks) in slots.iter().enumerate() {
+            let slot_bytes = u32::try_from(slot)?.to_be_bytes();
+            for network in networks {
+                let prefix = ALLOW_SLOT_BITS + u32::from(network.prefix_len());
+                match network {
+                    IpNet::V4(net) => {
+                        let mut data = [0u8; 8];
+                        data[..4].copy_from_slice(&slot_bytes);
+                        data[4..].copy_from_slice(&net.network().octets());
+                        self.allowed_v4.insert(&Key::new(prefix, data), &1, 0)
+                    }
+                    IpNet::V6(net) => {
+                        let mut data = [0u8; 20];
+                        data[..4].copy_from_slice(&slot_bytes);
+                        data[4..].copy_from_slice(&net.network().octets());
+                        self.allowed_v6.insert(&Key::new(prefix, data), &1, 0)
+                    }
+                }
+                .with_context(|| format!("adding {network} to the destinations of slot {slot}"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sum over CPUs of one of the kernel-side counters.
     pub fn counter(&self, index: u32) -> u64 {
         self.counters.get(&index, 0).map(|per_cpu| per_cpu.iter().sum()).unwrap_or(0)
@@ -265,6 +319,8 @@ impl Kernel {
             ("uninspected_fail_open", counter::UNINSPECTED_FAIL_OPEN),
             ("denied_fail_closed", counter::DENIED_FAIL_CLOSED),
             ("read_user_failed", counter::READ_USER_FAILED),
+            ("connects_confined", counter::CONNECTS_CONFINED),
+            ("confine_failed", counter::CONFINE_FAILED),
         ]
         .into_iter()
         .map(|(name, index)| (name, self.counter(index)))
@@ -285,6 +341,25 @@ impl Kernel {
     }
 }
 
+/// Where `child_pid` sits in a `sched_process_fork` record on this kernel, from the
+/// tracepoint's format file (its fields changed from arrays to `__data_loc` strings in 6.x).
+fn fork_child_pid_offset() -> anyhow::Result<u32> {
+    let path = "/sys/kernel/tracing/events/sched/sched_process_fork/format";
+    let format = fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    field_offset(&format, "child_pid").with_context(|| format!("no child_pid field in {path}"))
+}
+
+/// The `offset:` of a field in a tracepoint format file.
+fn field_offset(format: &str, field: &str) -> Option<u32> {
+    let line = format.lines().find(|line| {
+        line.trim_start()
+            .strip_prefix("field:")
+            .and_then(|decl| decl.split(';').next())
+            .is_some_and(|decl| decl.rsplit([' ', '*']).next() == Some(field))
+    })?;
+    line.split(';').find_map(|part| part.trim().strip_prefix("offset:")?.parse().ok())
+}
+
 /// Removes an instance's pin directory; pinned links and maps go with their last reference.
 pub fn remove_pins(pin_dir: &Path) -> anyhow::Result<()> {
     if pin_dir.exists() {
@@ -303,4 +378,17 @@ where
 {
     let program = ebpf.program_mut(name).ok_or_else(|| anyhow!("eBPF program {name} missing"))?;
     program.try_into().with_context(|| format!("eBPF program {name} has an unexpected type"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_offset;
+
+    #[test]
+    fn field_offsets_are_read_from_a_tracepoint_format() {
+        let format = "name: sched_process_fork\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:__data_loc char[] parent_comm;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:pid_t parent_pid;\toffset:12;\tsize:4;\tsigned:1;\n\tfield:pid_t child_pid;\toffset:20;\tsize:4;\tsigned:1;\n";
+        assert_eq!(field_offset(format, "child_pid"), Some(20));
+        assert_eq!(field_offset(format, "parent_pid"), Some(12));
+        assert_eq!(field_offset(format, "pid"), None, "a suffix of another field's name is not that field");
+    }
 }

@@ -33,6 +33,8 @@ tools:
   - name: notes
     class: code_exec
     match: { host: notes.internal, method: POST }
+    destinations: [ pypi.org ]
+    programs: [ /usr/local/bin/notes-runner ]
 "#;
 
 fn policy(mode: &str) -> Policy {
@@ -46,6 +48,7 @@ fn writer() -> Writer {
         cgroup: "/a".into(),
         tls_library: "libssl".into(),
         peer: Some("127.0.0.1:443".into()),
+        confined_to: None,
     }
 }
 
@@ -81,6 +84,11 @@ impl Bench {
     fn write(&mut self, bytes: &[u8]) -> Outcome {
         let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
         self.inspector.push(&mut judge, KEY, &writer(), bytes)
+    }
+
+    fn write_as(&mut self, writer: &Writer, bytes: &[u8]) -> Outcome {
+        let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
+        self.inspector.push(&mut judge, KEY, writer, bytes)
     }
 
     fn read(&mut self, bytes: &[u8]) {
@@ -229,6 +237,24 @@ fn a_request_held_for_review_keeps_the_redactions_an_approval_applies() {
     assert_eq!(&write[range.clone()], "jane.doe@example.com");
     let record = &outcome.records[0];
     assert_eq!((record.action, record.outcome, record.redacted), ("review", "held", 0));
+}
+
+#[test]
+fn a_confined_process_may_send_only_to_the_hosts_of_its_tool() {
+    let mut bench = Bench::new("enforce");
+    let confined = Writer { confined_to: Some("notes".into()), ..writer() };
+    let fronted = bench.write_as(&confined, request("api.openai.com", "/v1/chat/completions", "{}").as_bytes());
+    assert_eq!(fronted.effect, Effect::Block, "{:?}", fronted.records);
+    assert!(
+        fronted.records[0]
+            .reason
+            .contains("host `api.openai.com` is not among the destinations of code_exec tool notes"),
+        "{}",
+        fronted.records[0].reason
+    );
+    // (A new connection: the blocked one stays blocked.)
+    let listed = Bench::new("enforce").write_as(&confined, request("PyPI.org", "/simple/", "{}").as_bytes());
+    assert_eq!(listed.effect, Effect::Pass, "{:?}", listed.records);
 }
 
 #[test]

@@ -36,6 +36,7 @@ struct ParseContext {
 pub(super) enum ToolField {
     SchemaFile,
     Destinations,
+    Programs,
     Parts,
     OnSchemaViolation,
 }
@@ -45,6 +46,7 @@ impl ToolField {
         match self {
             Self::SchemaFile => "schema_file",
             Self::Destinations => "destinations",
+            Self::Programs => "programs",
             Self::Parts => "parts",
             Self::OnSchemaViolation => "on_schema_violation",
         }

@@ -73,3 +73,23 @@ impl fmt::Display for DenyDestination {
 }
 
 deserialize_via_parse!(DenyDestination, "an IP address, a CIDR or a host name");
+
+/// One `programs` entry of a code_exec tool: an executable whose processes (and everything
+/// they start) are confined to the tool's `destinations`. Absolute, because the daemon
+/// compares it with `/proc/<pid>/exe`; symbolic links are resolved when the daemon loads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramPath(pub std::path::PathBuf);
+
+impl ProgramPath {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if !s.starts_with('/') {
+            return Err(format!("program `{s}` must be an absolute path to an executable"));
+        }
+        if s.ends_with('/') {
+            return Err(format!("program `{s}` names a directory, not an executable"));
+        }
+        Ok(Self(s.into()))
+    }
+}
+
+deserialize_via_parse!(ProgramPath, "an absolute path to an executable");

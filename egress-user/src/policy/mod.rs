@@ -31,6 +31,7 @@
 //!     class: code_exec
 //!     match: { host: sandbox.internal.example }
 //!     destinations: [ "10.20.0.0/16", pypi.org ]   # code_exec only
+//!     programs: [ /usr/local/bin/code-runner ]     # its processes reach only `destinations`
 //! sources:               # responses from these are taint sources
 //!   - { name: crm, match: { host: crm.internal.example, path: "/api/*" } }
 //! detection:
@@ -79,7 +80,7 @@ use context::{Injection, NameList, ToolField};
 use schema::InlineSchema;
 
 pub use class::{CategoryActions, ClassPosture, MessagePart, ToolClass};
-pub use deny::DenyDestination;
+pub use deny::{DenyDestination, ProgramPath};
 pub use detection::{DetectionSettings, DocumentSettings, EdmSettings, TaintSettings};
 pub use error::PolicyError;
 pub use findings::{CATEGORIES, FindingKey, FindingRules};
@@ -267,6 +268,8 @@ pub struct Tool {
     pub on_unrequested: Option<Action>,
     /// code_exec only: the only destinations the tool may reach.
     pub destinations: Vec<DenyDestination>,
+    /// code_exec only: the executables whose processes are confined to `destinations`.
+    pub programs: Vec<ProgramPath>,
     /// llm_provider only: finding rules per message part.
     pub parts: BTreeMap<MessagePart, FindingRules>,
     /// `inspect` as written; see [`Tool::inspects`].
@@ -433,6 +436,8 @@ struct ToolFile {
     on_unrequested: Option<Action>,
     #[serde(default, deserialize_with = "deserialize_tool_destinations")]
     destinations: Option<Vec<DenyDestination>>,
+    #[serde(default, deserialize_with = "deserialize_tool_programs")]
+    programs: Option<Vec<ProgramPath>>,
     #[serde(default, deserialize_with = "deserialize_tool_parts")]
     parts: Option<BTreeMap<MessagePart, FindingRules>>,
     #[serde(default)]
@@ -456,6 +461,8 @@ impl ToolFile {
                 ToolField::Destinations,
                 format!("`destinations` applies only to class code_exec; this tool is {class_text}"),
             )
+        } else if self.programs.is_some() && !class.posture().restrict_destinations {
+            (ToolField::Programs, format!("`programs` applies only to class code_exec; this tool is {class_text}"))
         } else if self.parts.is_some() && class != ToolClass::LlmProvider {
             (ToolField::Parts, format!("`parts` applies only to class llm_provider; this tool is {class_text}"))
         } else if self.on_schema_violation.is_some() && self.schema.is_none() && self.schema_file.is_none() {
@@ -482,6 +489,7 @@ impl ToolFile {
             on_findings: self.on_findings,
             on_unrequested: self.on_unrequested,
             destinations: self.destinations.unwrap_or_default(),
+            programs: self.programs.unwrap_or_default(),
             parts: self.parts.unwrap_or_default(),
             inspect: self.inspect,
         }
@@ -719,6 +727,12 @@ impl Policy {
         tool.destination_hosts().iter().any(|h| h.eq_ignore_ascii_case(&host))
     }
 
+    /// The code_exec tools that name `programs`, in policy order: the processes of those
+    /// programs are confined to the tool's `destinations` in the kernel.
+    pub fn confining_tools(&self) -> impl Iterator<Item = &Tool> {
+        self.tools.iter().filter(|tool| tool.posture().restrict_destinations && !tool.programs.is_empty())
+    }
+
     /// The literal addresses and CIDRs of `deny_destinations`.
     pub fn deny_nets(&self) -> Vec<IpNet> {
         self.deny_destinations
@@ -787,6 +801,13 @@ fn deserialize_tool_destinations<'de, D: Deserializer<'de>>(
         return context::fail_here(deserializer, message);
     }
     Vec::<DenyDestination>::deserialize(deserializer).map(Some)
+}
+
+fn deserialize_tool_programs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<ProgramPath>>, D::Error> {
+    if let Some(message) = context::injected(ToolField::Programs) {
+        return context::fail_here(deserializer, message);
+    }
+    Vec::<ProgramPath>::deserialize(deserializer).map(Some)
 }
 
 fn deserialize_tool_parts<'de, D: Deserializer<'de>>(

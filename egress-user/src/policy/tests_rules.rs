@@ -309,6 +309,29 @@ fn error_destinations_on_a_tool_that_is_not_code_exec() {
 }
 
 #[test]
+fn error_programs_outside_code_exec_or_not_absolute() {
+    let e = parse_err(&with_tools(
+        "  - name: a\n    class: internal_write\n    match: { host: x }\n    programs: [ /usr/bin/python3 ]\n",
+    ));
+    assert_err(
+        &e,
+        9,
+        15,
+        "tools[0].programs",
+        "`programs` applies only to class code_exec; this tool is class internal_write",
+    );
+    let e = parse_err(&with_tools(
+        "  - name: b\n    class: code_exec\n    match: { host: x }\n    programs: [ /bin/sh, bin/runner ]\n",
+    ));
+    assert_err(&e, 9, 26, "tools[0].programs[1]", "program `bin/runner` must be an absolute path");
+    let p = parse(&with_tools(
+        "  - name: c\n    class: code_exec\n    match: { host: x }\n    programs: [ /bin/sh ]\n  - name: d\n    class: code_exec\n    match: { host: y }\n",
+    ));
+    let confining: Vec<&str> = p.confining_tools().map(|tool| tool.name.as_str()).collect();
+    assert_eq!(confining, ["c"], "only code_exec tools with programs confine");
+}
+
+#[test]
 fn code_exec_destinations() {
     let p = parse(&with_tools(
         "  - name: exec\n    class: code_exec\n    match: { host: sandbox }\n    destinations: [ 10.1.0.0/16, \"2001:db8::1\", Pypi.org ]\n  - name: closed\n    class: code_exec\n    match: { host: sandbox2 }\n  - name: api\n    match: { host: api }\n",
