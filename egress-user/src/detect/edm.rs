@@ -18,7 +18,9 @@
 //!   indexed, and only the first [`MAX_WORDS`] tokens are.
 //!
 //! **Scan**: the text's word runs are hashed once each; every run of 1..=[`MAX_WORDS`]
-//! adjacent words whose words all pass a Bloom filter of the indexed words is looked up;
+//! adjacent words whose words all pass a Bloom filter of the indexed words, and whose
+//! neighbouring words all pass a Bloom filter of the word pairs of indexed values, is looked
+//! up (prose is full of words that occur in some name, rarely of two in a row of one name);
 //! e-mail-like tokens around each `@`, and runs of 2..=[`MAX_DIGIT_GROUPS`] digit groups
 //! joined by at most two of ` -.()+/` (a number written `4412 0098 7731`) are looked up as
 //! one token. Words, numbers and e-mail addresses have a filter each, so that the filter
@@ -29,6 +31,7 @@ use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
 
+use super::ascii;
 use super::fingerprint::{Bloom, HashIndex, LoadError};
 use super::{Category, Detector, Match};
 
@@ -58,6 +61,8 @@ pub struct ExactDataMatch {
     index: HashIndex,
     /// Token hashes of the indexed values, by class: words, numbers, e-mail addresses.
     filters: [Bloom; 3],
+    /// [`pair_hash`] of every two adjacent tokens of a multi-word value.
+    pairs: Bloom,
     rows: usize,
 }
 
@@ -141,6 +146,7 @@ impl ExactDataMatch {
         let keys = derive_keys(salt);
         let mut pairs: Vec<(u64, u32)> = Vec::new();
         let mut tokens_by_class: [Vec<u64>; 3] = Default::default();
+        let mut word_pairs: Vec<u64> = Vec::new();
         let mut count = 0usize;
         for (row, record) in rows.enumerate() {
             if row >= MAX_ROWS {
@@ -173,6 +179,7 @@ impl ExactDataMatch {
                         })
                         .collect(),
                 };
+                word_pairs.extend(hashes.windows(2).map(|two| pair_hash(two[0], two[1])));
                 pairs.push((chain(&keys, &hashes), (row as u32) << 8 | number as u32));
             }
         }
@@ -185,15 +192,8 @@ impl ExactDataMatch {
                 kept.extend_from_slice(run);
             }
         }
-        let filters = tokens_by_class.map(|mut hashes| {
-            hashes.sort_unstable();
-            hashes.dedup();
-            let mut filter = Bloom::with_keys(hashes.len());
-            for hash in hashes {
-                filter.insert(hash);
-            }
-            filter
-        });
+        let filters = tokens_by_class.map(bloom_of);
+        let pairs_filter = bloom_of(word_pairs);
         Ok(Self {
             label: format!("{name} row match"),
             keys,
@@ -201,6 +201,7 @@ impl ExactDataMatch {
             corroborating: columns.iter().map(|c| c.2).collect(),
             index: HashIndex::new(kept),
             filters,
+            pairs: pairs_filter,
             rows: count,
         })
     }
@@ -218,6 +219,7 @@ impl ExactDataMatch {
             + self.corroborating.capacity()
             + self.index.memory_bytes()
             + self.filters.iter().map(Bloom::memory_bytes).sum::<usize>()
+            + self.pairs.memory_bytes()
     }
 
     /// Records the rows whose indexed values hash to `hash`, found at `start..end`.
@@ -293,27 +295,32 @@ impl Detector for ExactDataMatch {
 impl ExactDataMatch {
     /// Runs of 1..=MAX_WORDS adjacent words.
     fn scan_words(&self, text: &str, hits: &mut Vec<Hit>) {
-        // The last MAX_WORDS words: (hash, start, indexed).
-        let mut recent = [(0u64, 0usize, false); MAX_WORDS];
-        let mut seen = 0usize;
+        // `chains[n - 1]` is the chain hash of the run of n words ending at the previous word,
+        // `firsts[n - 1]` where that run starts; `linked` words end there in a row whose
+        // neighbours pass the pair filter. Extending the runs by one word costs one mix each.
+        let mut chains = [0u64; MAX_WORDS];
+        let mut firsts = [0usize; MAX_WORDS];
+        let mut linked = 0usize;
+        let mut previous: Option<u64> = None;
         let mut lower = String::new();
         for_each_word(text, &mut lower, |word| {
-            let (start, end) = (word.start, word.end);
             let hash = token_hash_in(&self.keys, word.source, word.range.start, word.range.end);
-            let indexed = self.filters[if word.number { NUMBER } else { WORD }].may_contain(hash);
-            recent[seen % MAX_WORDS] = (hash, start, indexed);
-            seen += 1;
-            if !indexed {
+            if !self.filters[if word.number { NUMBER } else { WORD }].may_contain(hash) {
+                previous = None;
+                linked = 0;
                 return;
             }
-            // Runs ending at this word, from the word alone back to MAX_WORDS words.
-            let mut run = [0u64; MAX_WORDS];
-            let mut n = 0;
-            while n < MAX_WORDS.min(seen) && recent[(seen - 1 - n) % MAX_WORDS].2 {
-                run[MAX_WORDS - 1 - n] = recent[(seen - 1 - n) % MAX_WORDS].0;
-                n += 1;
-                let first = recent[(seen - n) % MAX_WORDS].1;
-                self.lookup(chain(&self.keys, &run[MAX_WORDS - n..]), first, end, hits);
+            let follows = previous.is_some_and(|before| self.pairs.may_contain(pair_hash(before, hash)));
+            linked = if follows { (linked + 1).min(MAX_WORDS) } else { 1 };
+            previous = Some(hash);
+            for n in (2..=linked).rev() {
+                chains[n - 1] = chain_step(chains[n - 2], hash);
+                firsts[n - 1] = firsts[n - 2];
+            }
+            chains[0] = chain_step(self.keys[1], hash);
+            firsts[0] = word.start;
+            for n in 0..linked {
+                self.lookup(chains[n], firsts[n], word.end, hits);
             }
         });
     }
@@ -357,9 +364,8 @@ impl ExactDataMatch {
         let mut digits = Vec::new();
         let mut i = 0;
         while i < bytes.len() {
-            // Digit runs are rare in prose: jump to the next digit.
-            match bytes[i..].iter().position(u8::is_ascii_digit) {
-                Some(next) => i += next,
+            match next_digit(bytes, i) {
+                Some(next) => i = next,
                 None => break,
             }
             // A run of digit groups joined by short separators.
@@ -400,6 +406,19 @@ impl ExactDataMatch {
     }
 }
 
+/// The first ASCII digit at or after `from`. Digits are rare in prose: 32 bytes are tested
+/// at a time with a fold the compiler vectorizes, instead of a branch per byte.
+fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 32) {
+        if chunk.iter().fold(false, |any, &b| any | b.is_ascii_digit()) {
+            break;
+        }
+        i += 32;
+    }
+    bytes[i.min(bytes.len())..].iter().position(u8::is_ascii_digit).map(|k| i + k)
+}
+
 /// One run of letters and digits: `source[range]` are its bytes to hash (the text itself when
 /// ASCII, which [`token_hash`] case-folds; else the run lowercased), `start..end` its span
 /// in the text.
@@ -413,43 +432,82 @@ struct Word<'a> {
 }
 
 /// Calls `f` with each maximal run of letters and digits.
+///
+/// Runs of ASCII letters, digits and non-ASCII bytes are found 64 bytes at a time with byte
+/// masks; a run that holds non-ASCII bytes (rare) is then split by characters.
 fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(Word<'_>)) {
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        // Skip separators (ASCII fast; other characters decoded).
-        let b = bytes[i];
-        if b < 0x80 {
-            if !b.is_ascii_alphanumeric() {
-                i += 1;
-                continue;
+    // A run still open at the end of the previous block: its start, and whether it holds a
+    // letter or a non-ASCII byte so far.
+    let mut open: Option<(usize, bool, bool)> = None;
+    let mut base = 0;
+    while base < bytes.len() {
+        let block = &bytes[base..(base + 64).min(bytes.len())];
+        let (alpha, alnum, high) = ascii::masks_with_high(block);
+        let word = alnum | high;
+        let carry = u64::from(open.is_some());
+        let mut starts = word & !((word << 1) | carry);
+        // Bit k: byte k is the first byte after a run.
+        let mut stops = !word & ((word << 1) | carry) & ascii::bit_range(0, block.len());
+        loop {
+            let (start, letters, non_ascii) = match open {
+                Some(run) => run,
+                None if starts != 0 => {
+                    let at = starts.trailing_zeros() as usize;
+                    starts &= starts - 1;
+                    (base + at, false, false)
+                }
+                None => break,
+            };
+            let from = start.saturating_sub(base);
+            let Some(stop) = (stops != 0).then(|| stops.trailing_zeros() as usize) else {
+                let rest = ascii::bit_range(from, block.len());
+                open = Some((start, letters || alpha & rest != 0, non_ascii || high & rest != 0));
+                break;
+            };
+            stops &= stops - 1;
+            open = None;
+            let inside = ascii::bit_range(from, stop);
+            let end = base + stop;
+            if non_ascii || high & inside != 0 {
+                split_by_chars(text, start, end, lower, &mut f);
+            } else {
+                let number = !(letters || alpha & inside != 0);
+                f(Word { source: bytes, range: start..end, start, end, number });
             }
+        }
+        base += block.len();
+    }
+    if let Some((start, letters, non_ascii)) = open {
+        if non_ascii {
+            split_by_chars(text, start, bytes.len(), lower, &mut f);
         } else {
-            let c = text[i..].chars().next().unwrap_or(' ');
-            if !c.is_alphanumeric() {
-                i += c.len_utf8();
-                continue;
-            }
+            f(Word { source: bytes, range: start..bytes.len(), start, end: bytes.len(), number: !letters });
+        }
+    }
+}
+
+/// The runs of alphanumeric characters in `text[from..to]`, which holds non-ASCII bytes.
+fn split_by_chars(text: &str, from: usize, to: usize, lower: &mut String, f: &mut impl FnMut(Word<'_>)) {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    while i < to {
+        let c = text[i..].chars().next().unwrap_or(' ');
+        if !c.is_alphanumeric() {
+            i += c.len_utf8();
+            continue;
         }
         let start = i;
         let mut ascii = true;
         let mut letters = false;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b < 0x80 {
-                if !b.is_ascii_alphanumeric() {
-                    break;
-                }
-                letters |= b > b'9';
-                i += 1;
-            } else {
-                let c = text[i..].chars().next().unwrap_or(' ');
-                if !c.is_alphanumeric() {
-                    break;
-                }
-                ascii = false;
-                i += c.len_utf8();
+        while i < to {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            if !c.is_alphanumeric() {
+                break;
             }
+            ascii &= c.is_ascii();
+            letters |= !c.is_ascii_digit();
+            i += c.len_utf8();
         }
         if ascii {
             f(Word { source: bytes, range: start..i, start, end: i, number: !letters });
@@ -541,11 +599,30 @@ fn token_hash_in(keys: &[u64; 2], within: &[u8], start: usize, end: usize) -> u6
 /// Hash of a value from the hashes of its tokens, in order.
 #[inline]
 fn chain(keys: &[u64; 2], tokens: &[u64]) -> u64 {
-    let mut h = keys[1];
-    for &t in tokens {
-        h = fmix64(h.rotate_left(23) ^ t);
+    tokens.iter().fold(keys[1], |h, &t| chain_step(h, t))
+}
+
+/// [`chain`] of a value extended by one token.
+#[inline]
+fn chain_step(h: u64, token: u64) -> u64 {
+    fmix64(h.rotate_left(23) ^ token)
+}
+
+/// Hash of two adjacent tokens of a value, for the pair filter.
+#[inline]
+fn pair_hash(first: u64, second: u64) -> u64 {
+    fmix64(first.rotate_left(31) ^ second)
+}
+
+/// A filter holding `hashes`.
+fn bloom_of(mut hashes: Vec<u64>) -> Bloom {
+    hashes.sort_unstable();
+    hashes.dedup();
+    let mut filter = Bloom::with_keys(hashes.len());
+    for hash in hashes {
+        filter.insert(hash);
     }
-    h
+    filter
 }
 
 /// Records of a CSV text: RFC 4180 quoting (`""` inside quotes), LF or CRLF line ends,
@@ -740,6 +817,46 @@ mod tests {
         assert_eq!(tokens("O'Brien-Smith"), Tokens::Words(vec!["o".into(), "brien".into(), "smith".into()]));
         assert_eq!(tokens("ÉLODIE  Ünal"), Tokens::Words(vec!["élodie".into(), "ünal".into()]));
         assert_eq!(tokens("1 2 3 4 5 6 Main Street"), Tokens::Words(["1", "2", "3", "4"].map(String::from).to_vec()));
+    }
+
+    #[test]
+    fn words_split_by_masks_agree_with_a_character_walk() {
+        // The reference: maximal runs of alphanumeric characters, lowercased when not ASCII.
+        fn reference(text: &str) -> Vec<(usize, usize, String, bool)> {
+            let mut out = Vec::new();
+            let mut run: Option<usize> = None;
+            for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+                match (run, c.is_alphanumeric()) {
+                    (None, true) => run = Some(i),
+                    (Some(start), false) => {
+                        let word = &text[start..i];
+                        let number = word.bytes().all(|b| b.is_ascii_digit());
+                        let source = if word.is_ascii() { word.to_string() } else { word.to_lowercase() };
+                        out.push((start, i, source, number));
+                        run = None;
+                    }
+                    _ => {}
+                }
+            }
+            out
+        }
+        let pieces = ["ab", "Z9", "0", "42", " ", "-", "é", "Ü", "—", "\u{a0}", "x", ".", "12345678901", "東京"];
+        let mut state = 5u64;
+        for len in [0, 1, 7, 63, 64, 65, 130, 400] {
+            let text: String = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    pieces[(state >> 33) as usize % pieces.len()]
+                })
+                .collect();
+            let mut got = Vec::new();
+            let mut lower = String::new();
+            for_each_word(&text, &mut lower, |w| {
+                let source = String::from_utf8_lossy(&w.source[w.range]).into_owned();
+                got.push((w.start, w.end, source, w.number));
+            });
+            assert_eq!(got, reference(&text), "{text:?}");
+        }
     }
 
     #[test]

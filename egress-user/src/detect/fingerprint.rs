@@ -153,11 +153,23 @@ impl Winnow {
     /// last `k + w` normalised bytes are carried into the next block.
     pub fn fingerprints(&self, text: &str, mut emit: impl FnMut(Fingerprint)) {
         let bytes = text.as_bytes();
-        // Sized for the text when it is short: zeroing the whole buffer would cost more than
-        // hashing a small text.
+        // Sized for the text when it is short. The buffers of the last call on this thread
+        // are reused: a payload has hundreds of short segments, and allocating and zeroing
+        // two buffers per segment cost about as much as hashing them.
         let capacity = CAPACITY.min(2 * bytes.len() + CARRY + 16);
-        let mut norm = vec![0u8; capacity];
-        let mut pos = vec![0usize; capacity];
+        let (mut norm, mut pos) = SCRATCH.take();
+        if norm.len() < capacity {
+            norm.resize(capacity, 0);
+            pos.resize(capacity, 0);
+        }
+        self.roll(text, &mut norm[..capacity], &mut pos[..capacity], &mut emit);
+        SCRATCH.set((norm, pos));
+    }
+
+    /// [`Winnow::fingerprints`] with its buffers, `capacity` bytes each.
+    fn roll(&self, text: &str, norm: &mut [u8], pos: &mut [usize], emit: &mut impl FnMut(Fingerprint)) {
+        let bytes = text.as_bytes();
+        let capacity = norm.len();
         let mut len = 0;
         // Global normalised index of norm[0], and of the next byte to roll.
         let mut base = 0;
@@ -213,7 +225,7 @@ impl Winnow {
             if t < len && base + t < k {
                 select.hash = select.hash.rotate_left(1) ^ table[norm[t] as usize];
                 if let Some((selected, end)) = select.push(select.hash) {
-                    emit(fingerprint(text, &pos, base, k, selected, end));
+                    emit(fingerprint(text, pos, base, k, selected, end));
                 }
                 t += 1;
             }
@@ -223,7 +235,7 @@ impl Winnow {
                 for (&incoming, &outgoing) in norm[t..len].iter().zip(&norm[t - k..len - k]) {
                     hash = hash.rotate_left(1) ^ table[incoming as usize] ^ table[outgoing as usize].rotate_left(rot);
                     if let Some((selected, end)) = select.push(hash) {
-                        emit(fingerprint(text, &pos, base, k, selected, end));
+                        emit(fingerprint(text, pos, base, k, selected, end));
                     }
                 }
                 select.hash = hash;
@@ -231,7 +243,7 @@ impl Winnow {
             rolled = base + len;
         }
         if let Some((hash, end)) = select.finish() {
-            emit(fingerprint(text, &pos, base, k, hash, end));
+            emit(fingerprint(text, pos, base, k, hash, end));
         }
     }
 
@@ -243,6 +255,12 @@ impl Winnow {
         hashes.dedup();
         hashes
     }
+}
+
+thread_local! {
+    /// The normalised bytes and their text offsets of [`Winnow::fingerprints`], kept between
+    /// calls (taken out during one, so a nested call just allocates its own).
+    static SCRATCH: std::cell::Cell<(Vec<u8>, Vec<usize>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 /// Source bytes normalised per block.

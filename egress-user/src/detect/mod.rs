@@ -6,6 +6,7 @@
 //! segment; its [`Match`]es are mapped back to byte spans of the original payload, so a
 //! finding can be redacted in place. A finding never carries the sensitive value itself,
 //! only a salted hash of it.
+mod ascii;
 pub mod decode;
 pub mod dictionary;
 pub mod edm;

@@ -1,16 +1,101 @@
 //! Street addresses: a house number next to a street name that carries a street-type word.
 //! Three shapes: "221B Baker Street" (type word last), "12 rue de la Paix" (type word first),
 //! "Hauptstraße 5" / "Berliner Straße 5" (name before the number).
+//!
+//! The common type words ("Street", "Road") make an address on their own; the rest of the
+//! USPS list ("Rapids", "Causeway", "Union") only with context: an address word before the
+//! number, or a unit ("Apt. 4") or a US city, state and ZIP code (", Lishire, TX 58467")
+//! after the street. The span takes in that unit and that city line when they follow.
 
-use super::tables::{STREET_COMPOUND_ENDINGS, STREET_JOINERS, STREET_PREFIXES, STREET_STOPWORDS, STREET_SUFFIXES};
+use super::tables::{
+    STREET_COMPOUND_ENDINGS, STREET_JOINERS, STREET_PREFIXES, STREET_STOPWORDS, STREET_SUFFIXES,
+    STREET_SUFFIXES_WITH_CONTEXT, STREET_UNITS,
+};
 
 /// The span of a street address around the house number `text[start..end]`, if there is one.
-/// `start` and `end` must be ASCII positions (the number is ASCII).
-pub(super) fn around_number(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+/// `start` and `end` must be ASCII positions (the number is ASCII); `context` says whether an
+/// address word comes before the number (asked only when needed).
+pub(super) fn around_number(
+    text: &str,
+    start: usize,
+    end: usize,
+    context: impl FnMut() -> bool,
+) -> Option<(usize, usize)> {
     if let Some(s) = name_before(text, start) {
         return Some((s, end));
     }
-    type_last(text, end).or_else(|| type_first(text, end)).map(|e| (start, e))
+    let street_end = type_last(text, end, context).or_else(|| type_first(text, end))?;
+    Some((start, after_street(text, street_end).unwrap_or(street_end)))
+}
+
+/// The end of a unit and/or a US city line right after a street ending at `p`, if any.
+fn after_street(text: &str, p: usize) -> Option<usize> {
+    let unit = unit_after(text, p);
+    city_line_after(text, unit.unwrap_or(p)).or(unit)
+}
+
+/// " Apt. 055", ", Suite 259", " #12": a unit designator and a short number.
+fn unit_after(text: &str, p: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut q = p + usize::from(b.get(p) == Some(&b','));
+    if b.get(q) != Some(&b' ') {
+        return None;
+    }
+    q += 1;
+    if b.get(q) == Some(&b'#') {
+        q += 1;
+    } else {
+        let (ws, we) = word_at(text, q)?;
+        if !is_in(STREET_UNITS, &text[ws..we]) {
+            return None;
+        }
+        q = we + usize::from(b.get(we) == Some(&b'.'));
+        if b.get(q) != Some(&b' ') {
+            return None;
+        }
+        q += 1;
+    }
+    let id = b[q..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'-').count();
+    let id_bytes = &b[q..q + id];
+    ((1..=8).contains(&id) && id_bytes.iter().any(u8::is_ascii_digit)).then_some(q + id)
+}
+
+/// ", East Wesleyborough, SC 90738": up to four capitalised words, a two-letter state code and
+/// a five-digit ZIP code (ZIP+4 included).
+fn city_line_after(text: &str, p: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    if b.get(p..p + 2) != Some(b", ") {
+        return None;
+    }
+    let mut q = p + 2;
+    for _ in 0..4 {
+        let (ws, we) = word_at(text, q)?;
+        if !capitalised(&text[ws..we]) {
+            return None;
+        }
+        q = we;
+        if b.get(q..q + 2) == Some(b", ") {
+            let state = b.get(q + 2..q + 5)?;
+            if !(state[0].is_ascii_uppercase() && state[1].is_ascii_uppercase() && state[2] == b' ') {
+                return None;
+            }
+            let zip = q + 5;
+            let digits = b[zip..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits != 5 {
+                return None;
+            }
+            let mut end = zip + 5;
+            if b.get(end) == Some(&b'-') && b.get(end + 1..end + 5).is_some_and(|d| d.iter().all(u8::is_ascii_digit)) {
+                end += 5;
+            }
+            return (!b.get(end).is_some_and(u8::is_ascii_alphanumeric)).then_some(end);
+        }
+        if b.get(q) != Some(&b' ') {
+            return None;
+        }
+        q += 1;
+    }
+    None
 }
 
 fn is_in(list: &[&str], word: &str) -> bool {
@@ -48,7 +133,7 @@ fn word_at(text: &str, p: usize) -> Option<(usize, usize)> {
 }
 
 /// "Baker Street", "Pennsylvania Avenue", "5th Ave": capitalised names, then the type word.
-fn type_last(text: &str, mut p: usize) -> Option<usize> {
+fn type_last(text: &str, mut p: usize, mut context: impl FnMut() -> bool) -> Option<usize> {
     let bytes = text.as_bytes();
     for names in 0..5 {
         if bytes.get(p) != Some(&b' ') {
@@ -58,6 +143,13 @@ fn type_last(text: &str, mut p: usize) -> Option<usize> {
         let word = &text[ws..we];
         let cap = capitalised(word);
         if names > 0 && cap && is_in(STREET_SUFFIXES, word) {
+            return Some(we);
+        }
+        if names > 0
+            && cap
+            && is_in(STREET_SUFFIXES_WITH_CONTEXT, word)
+            && (after_street(text, we).is_some() || context())
+        {
             return Some(we);
         }
         let ordinal = word.as_bytes()[0].is_ascii_digit();

@@ -201,40 +201,7 @@ struct Word {
     whole: bool,
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// The high bit of every byte of `x` that lies strictly between `lo` and `hi`; bytes of 0x80
-/// and above never qualify. Eight bytes at a time without a branch (SWAR).
-fn between(x: u64, lo: u8, hi: u8) -> u64 {
-    let low7 = x & (ONES * 0x7f);
-    (ONES * (127 + u64::from(hi)) - low7) & !x & (low7 + ONES * (127 - u64::from(lo))) & (ONES * 0x80)
-}
-
-/// Bit `k` set for byte `k` of `x` whose high bit is set.
-fn gather(x: u64) -> u64 {
-    (x >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
-}
-
-/// Masks of the ASCII letters and of the ASCII alphanumerics among up to 64 bytes (bit `k` for
-/// byte `k`): word starts then fall out of a shift, with no branch per byte.
-pub(super) fn masks(block: &[u8]) -> (u64, u64) {
-    let (mut alpha, mut alnum) = (0u64, 0u64);
-    let (chunks, rest) = block.as_chunks::<8>();
-    let mut shift = 0;
-    for chunk in chunks {
-        let x = u64::from_le_bytes(*chunk);
-        let letters = between(x | (ONES * 0x20), b'a' - 1, b'z' + 1);
-        let digits = between(x, b'0' - 1, b'9' + 1);
-        alpha |= gather(letters) << shift;
-        alnum |= gather(letters | digits) << shift;
-        shift += 8;
-    }
-    for (k, &c) in rest.iter().enumerate() {
-        alpha |= u64::from(c.is_ascii_alphabetic()) << (shift + k);
-        alnum |= u64::from(c.is_ascii_alphanumeric()) << (shift + k);
-    }
-    (alpha, alnum)
-}
+pub(super) use crate::detect::ascii::masks;
 
 pub(super) struct Context {
     /// Grouped by first byte.

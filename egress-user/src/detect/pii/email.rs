@@ -48,15 +48,20 @@ fn is_local(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-')
 }
 
-/// Whether the non-space run before `s` holds `://`: the `user:pass@host` of a URL.
-fn url_userinfo(b: &[u8], s: usize) -> bool {
-    let from = s.saturating_sub(256);
-    let run = &b[from..s];
-    let run = match run.iter().rposition(u8::is_ascii_whitespace) {
-        Some(p) => &run[p + 1..],
-        None => run,
+/// Whether the `@` at `at` ends the userinfo of a URL (`https://user:p4ss!@host/`,
+/// `ssh://git@host`): the bytes back to `scheme://` hold no `/`, `?`, `#`, space or quote.
+/// That is a login on a host, not a mailbox; a password in it is a secret's finding.
+fn in_url_authority(b: &[u8], at: usize) -> bool {
+    let from = at.saturating_sub(256);
+    let Some(slash) = b[from..at].iter().rposition(|&c| c == b'/' || c == b'?' || c == b'#' || is_url_end(c)) else {
+        return false;
     };
-    run.windows(3).any(|w| w == b"://")
+    let slash = from + slash;
+    b[slash] == b'/' && slash >= 2 && &b[slash - 2..slash] == b":/"
+}
+
+fn is_url_end(c: u8) -> bool {
+    c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'>' | b'`')
 }
 
 impl Detector for Email {
@@ -83,7 +88,7 @@ impl Detector for Email {
             if local.is_empty() || local[local.len() - 1] == b'.' || local.windows(2).any(|w| w == b"..") {
                 continue;
             }
-            if s > 0 && b[s - 1] == b':' && url_userinfo(b, s) {
+            if in_url_authority(b, at) {
                 continue;
             }
             let mut e = at + 1;

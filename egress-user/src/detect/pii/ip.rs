@@ -1,7 +1,13 @@
 //! IPv6 addresses: found from each `:` (memchr), expanded over hex digits, colons and dots,
 //! and accepted only if `std::net::Ipv6Addr` parses the candidate. IPv4 is in `numeric`.
+//!
+//! Only addresses that can point at a person's device are PII. Loopback, private, link-local,
+//! shared (CGNAT), documentation, multicast and reserved addresses (`127.0.0.1`,
+//! `0.0.0.0:8080`, `10.0.12.7`, `fe80::1`, `2001:db8::1`) are in every log line, config and
+//! tutorial and identify no one outside one network: they are not reported at all, since the
+//! policy acts on every finding whatever its confidence.
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::context::{self as cx, Cache, Context};
@@ -21,19 +27,37 @@ fn is_part(c: u8) -> bool {
     c.is_ascii_hexdigit() || c == b':' || c == b'.'
 }
 
-/// Lower confidence for addresses that identify no one: loopback, link-local, unique local,
-/// documentation.
-fn base_confidence(ip: &Ipv6Addr) -> f32 {
-    let seg = ip.segments();
-    if ip.is_loopback() || ip.is_unspecified() {
-        0.2
-    } else if seg[0] & 0xffc0 == 0xfe80 || seg[0] & 0xfe00 == 0xfc00 {
-        0.35
-    } else if seg[0] == 0x2001 && seg[1] == 0x0db8 {
-        0.4
-    } else {
-        0.6
+/// Whether an IPv4 address is one that identifies no one (see the module docs).
+pub(super) fn ipv4_identifies_no_one(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0)
+        || (a == 198 && (18..20).contains(&b))
+}
+
+/// Whether an IPv6 address is one that identifies no one (see the module docs); an
+/// IPv4-mapped one (`::ffff:a.b.c.d`) is judged by its IPv4 address.
+fn ipv6_identifies_no_one(ip: &Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return ipv4_identifies_no_one(v4);
     }
+    let seg = ip.segments();
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || seg[0] & 0xffc0 == 0xfe80
+        || seg[0] & 0xfe00 == 0xfc00
+        || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+        || seg[0] & 0xe000 != 0x2000
 }
 
 impl Detector for Ipv6 {
@@ -71,8 +95,10 @@ impl Detector for Ipv6 {
                 continue;
             }
             let Some(ip) = text.get(s..e).and_then(|c| c.parse::<Ipv6Addr>().ok()) else { continue };
-            let base = base_confidence(&ip);
-            let confidence = if cache.before(b, s) & cx::IP != 0 { base + 0.25 } else { base };
+            if ipv6_identifies_no_one(&ip) {
+                continue;
+            }
+            let confidence = if cache.before(b, s) & cx::IP != 0 { 0.85 } else { 0.6 };
             out.push(Match { detector: "ipv6", category: Category::Pii, start: s, end: e, confidence, label: None });
         }
     }

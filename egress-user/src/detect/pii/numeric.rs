@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::checksum as ck;
 use super::context::{self as cx, Cache, Context};
-use super::{address, dates, tables};
+use super::{address, dates, ip, tables};
 use crate::detect::{Category, Detector, Match};
 
 /// Tokens per cluster; a longer run of numbers simply starts a new cluster.
@@ -779,26 +779,12 @@ impl<'a, 's> Scan<'a, 's> {
                 ok &= value <= 255 && !(text.len() > 1 && text[0] == b'0');
                 octets[k] = value as u8;
             }
-            if ok && !self.inside_ipv6(t.s, end) && !self.has(t.s, cx::VERSION) {
-                let ip = Ipv4Addr::from(octets);
-                let [a, b, ..] = octets;
-                let low = ip.is_private()
-                    || ip.is_loopback()
-                    || ip.is_link_local()
-                    || ip.is_unspecified()
-                    || ip.is_multicast()
-                    || ip.is_broadcast()
-                    || a == 0
-                    || a >= 240
-                    || (a == 100 && (64..128).contains(&b));
-                let base = if low {
-                    0.3
-                } else if ip.is_documentation() {
-                    0.4
-                } else {
-                    0.6
-                };
-                self.push(out, "ipv4", t.s, end, base, base + 0.25, cx::IP);
+            if ok
+                && !self.inside_ipv6(t.s, end)
+                && !self.has(t.s, cx::VERSION)
+                && !ip::ipv4_identifies_no_one(Ipv4Addr::from(octets))
+            {
+                self.push(out, "ipv4", t.s, end, 0.6, 0.85, cx::IP);
             }
         }
         Some(j + 1)
@@ -908,7 +894,8 @@ impl<'a, 's> Scan<'a, 's> {
         if !number || !free_left(b, t.s) {
             return None;
         }
-        let (s, e) = address::around_number(self.text, t.s, t.e)?;
+        let text = self.text;
+        let (s, e) = address::around_number(text, t.s, t.e, || self.has(t.s, cx::ADDRESS))?;
         self.push(out, "street_address", s, e, 0.45, 0.85, cx::ADDRESS);
         self.resume = self.resume.max(e);
         Some(self.first_token_from(e))

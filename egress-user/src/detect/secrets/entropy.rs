@@ -4,6 +4,10 @@
 //! Everything here works on ASCII bytes and never allocates: the values it sees are capped
 //! by the callers (a few hundred bytes at most).
 
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
+
 /// Shannon entropy in bits per byte.
 pub(crate) fn shannon(s: &[u8]) -> f32 {
     if s.is_empty() {
@@ -169,6 +173,14 @@ const PLACEHOLDER_MARKS: &[&[u8]] = &[
     b"asdf",
 ];
 
+/// One automaton per list of marks, built once: a substring searcher built per mark per value
+/// (what `memmem::find` does) cost more than the rest of a keyword hit.
+fn marks_automaton(marks: &[&[u8]]) -> AhoCorasick {
+    AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(marks).expect("the mark lists build an automaton")
+}
+
+static PLACEHOLDER_SEARCH: LazyLock<AhoCorasick> = LazyLock::new(|| marks_automaton(PLACEHOLDER_MARKS));
+
 /// Whole values (lowercased, separators dropped) that are a name or a word, not a secret.
 const PLACEHOLDER_WORDS: &[&[u8]] = &[
     b"password",
@@ -236,7 +248,7 @@ pub(crate) fn is_placeholder(s: &[u8]) -> bool {
     }
     let mut buf = [0u8; 512];
     let lower = lower_into(s, &mut buf);
-    if PLACEHOLDER_MARKS.iter().any(|m| memchr::memmem::find(lower, m).is_some()) {
+    if PLACEHOLDER_SEARCH.is_match(lower) {
         return true;
     }
     let mut word = [0u8; 64];
@@ -286,9 +298,9 @@ pub(crate) fn is_template(s: &[u8]) -> bool {
         b"keyvault",
         b"ref+",
     ];
+    static SEARCH: LazyLock<AhoCorasick> = LazyLock::new(|| marks_automaton(REFS));
     let mut buf = [0u8; 512];
-    let lower = lower_into(s, &mut buf);
-    REFS.iter().any(|r| memchr::memmem::find(lower, r).is_some())
+    SEARCH.is_match(lower_into(s, &mut buf))
 }
 
 /// A constant name standing for the value (`MY_API_KEY`), not the value.
@@ -310,7 +322,8 @@ pub(crate) fn looks_fake(body: &[u8]) -> bool {
     let mut buf = [0u8; 512];
     let lower = lower_into(body, &mut buf);
     const MARKS: &[&[u8]] = &[b"xxxx", b"****", b"example", b"your", b"placeholder", b"00000000", b"redacted"];
-    if MARKS.iter().any(|m| memchr::memmem::find(lower, m).is_some()) {
+    static SEARCH: LazyLock<AhoCorasick> = LazyLock::new(|| marks_automaton(MARKS));
+    if SEARCH.is_match(lower) {
         return true;
     }
     let mut seen = [false; 256];
