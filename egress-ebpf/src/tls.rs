@@ -76,7 +76,11 @@ fn on_write(ctx: &ProbeContext, len: u64) {
 pub fn ssl_do_handshake(ctx: ProbeContext) -> u32 {
     if watched_cgroup().is_some() {
         let ssl: u64 = ctx.arg(0).unwrap_or(0);
-        let _ = CURRENT_SSL.insert(&bpf_get_current_pid_tgid(), &ssl, 0);
+        let pid_tgid = bpf_get_current_pid_tgid();
+        let _ = CURRENT_SSL.insert(&pid_tgid, &ssl, 0);
+        // A handshake starts a new connection: the deny mark of a write blocked on an earlier
+        // one must not drop its ClientHello (that connection's socket is shut down anyway).
+        let _ = DENIED_THREADS.remove(&pid_tgid);
     }
     0
 }
