@@ -3,6 +3,8 @@
 //! each call to the daemon's event loop, which owns the review queue.
 //!
 //! - `GET /v1/reviews`: the pending reviews.
+//! - `GET /v1/status`: what the daemon watches and has attached, its policy, what it holds,
+//!   and the kernel side's counters.
 //! - `POST /v1/policy/reload`: re-read the policy file (refused whole if it is invalid).
 //! - `POST /v1/reviews/{id}/approve` and `/deny`, with an optional JSON body
 //!   `{"body_sha256": "...", "policy_version": "..."}` binding the decision to the request the
@@ -47,6 +49,13 @@ pub enum ApiCall {
     Reload {
         reply: oneshot::Sender<Result<String, String>>,
     },
+    Status {
+        reply: oneshot::Sender<serde_json::Value>,
+    },
+    /// Bring the metrics' gauges up to date (before a scrape).
+    RefreshMetrics {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What a reviewer may bind a decision to.
@@ -57,8 +66,10 @@ pub struct Binding {
     pub policy_version: Option<String>,
 }
 
-/// Binds the socket (replacing a stale one) with mode 0660.
-pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+/// Binds the socket (replacing a stale one) with mode 0660, owned by root and `group` (so
+/// that its members may review; other users get "permission denied").
+pub fn bind(path: &Path, group: Option<&str>) -> anyhow::Result<UnixListener> {
+    let gid = group.map(group_id).transpose()?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -66,7 +77,26 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     let listener = UnixListener::bind(path).with_context(|| format!("binding the review API on {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("setting the mode of {}", path.display()))?;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, None, Some(gid))
+            .with_context(|| format!("giving {} to group {gid}", path.display()))?;
+    }
     Ok(listener)
+}
+
+/// The id of a group given by name or number.
+fn group_id(group: &str) -> anyhow::Result<u32> {
+    if let Ok(gid) = group.parse() {
+        return Ok(gid);
+    }
+    let name = std::ffi::CString::new(group).with_context(|| format!("group name {group:?}"))?;
+    // SAFETY: getgrnam with a NUL-terminated name; the result is read before any other call.
+    let entry = unsafe { libc::getgrnam(name.as_ptr()) };
+    if entry.is_null() {
+        anyhow::bail!("--api-group: no group named `{group}` on this host");
+    }
+    // SAFETY: non-null entry returned by getgrnam.
+    Ok(unsafe { (*entry).gr_gid })
 }
 
 /// Serves connections until the listener fails; each call goes to the daemon through `calls`.
@@ -76,7 +106,7 @@ pub async fn serve(listener: UnixListener, calls: mpsc::Sender<ApiCall>) {
         let uid = match stream.peer_cred() {
             Ok(credentials) => credentials.uid(),
             Err(error) => {
-                log::warn!("review API: no peer credentials: {error}");
+                tracing::warn!("review API: no peer credentials: {error}");
                 continue;
             }
         };
@@ -86,7 +116,7 @@ pub async fn serve(listener: UnixListener, calls: mpsc::Sender<ApiCall>) {
             if let Err(error) =
                 hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
             {
-                log::debug!("review API connection: {error}");
+                tracing::debug!("review API connection: {error}");
             }
         });
     }
@@ -105,6 +135,13 @@ async fn handle(
             let (reply, answer) = oneshot::channel();
             match send(&calls, ApiCall::List { reply }, answer).await {
                 Ok(list) => json(StatusCode::OK, &list),
+                Err(error) => error_response(StatusCode::SERVICE_UNAVAILABLE, &error),
+            }
+        }
+        (Method::GET, ["v1", "status"]) => {
+            let (reply, answer) = oneshot::channel();
+            match send(&calls, ApiCall::Status { reply }, answer).await {
+                Ok(status) => json(StatusCode::OK, &status),
                 Err(error) => error_response(StatusCode::SERVICE_UNAVAILABLE, &error),
             }
         }

@@ -127,7 +127,7 @@ impl Drop for OwnedCgroup {
         if self.path.exists()
             && let Err(error) = self.remove()
         {
-            log::warn!("{error:#}");
+            tracing::warn!("{error:#}");
         }
     }
 }

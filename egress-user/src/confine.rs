@@ -49,7 +49,7 @@ impl Confinement {
             for host in tool.destination_hosts() {
                 match (host, 0).to_socket_addrs() {
                     Ok(addresses) => allowed.extend(addresses.map(|address| IpNet::from(address.ip()))),
-                    Err(error) => log::warn!(
+                    Err(error) => tracing::warn!(
                         "tool {}: destination {host} does not resolve now ({error}); its processes cannot reach it",
                         tool.name
                     ),

@@ -3,9 +3,10 @@
 use std::{
     collections::HashMap,
     future::Future,
-    net::ToSocketAddrs as _,
+    net::{SocketAddr, ToSocketAddrs as _},
     path::{Path, PathBuf},
-    time::Duration,
+    sync::Arc,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, anyhow};
@@ -27,6 +28,8 @@ use crate::{
     inspector::{ConnectionKey, Effect, Inspector, Judge, REDACTION_MASK, Writer, finish_record},
     llm::ToolCallLedger,
     loader::{self, Kernel},
+    metrics::{self, Metrics},
+    notify::ReviewNotifier,
     policy::{FailMode, Mode, Policy},
     procmem,
     review::{Resolution, ReviewQueue, ReviewSummary},
@@ -56,6 +59,10 @@ pub struct Options {
     pub audit_options: crate::audit::AuditOptions,
     pub instance: String,
     pub source: PolicySource,
+    /// Where to serve Prometheus metrics; None serves none.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The group that may use the review API socket (mode 0660); root's group if None.
+    pub api_group: Option<String>,
 }
 
 /// Monitor mode: where the chunks of one thread's current write have got to.
@@ -90,17 +97,24 @@ pub struct Daemon {
     api: Option<tokio::net::UnixListener>,
     api_socket: PathBuf,
     pid_file: PathBuf,
+    metrics: Arc<Metrics>,
+    notifier: ReviewNotifier,
+    metrics_listener: Option<std::net::TcpListener>,
+    instance: String,
+    audit_path: PathBuf,
+    started: Instant,
 }
 
 impl Daemon {
     pub fn start(options: Options) -> anyhow::Result<Self> {
-        let Options { cgroups, policy, audit, audit_options, instance, source } = options;
+        let Options { cgroups, policy, audit, audit_options, instance, source, metrics_addr, api_group } = options;
+        let audit_path = audit.clone();
         let pin_dir = loader::pin_dir(&instance);
         if pin_dir.exists() {
-            log::warn!("found the state of a previous {instance} daemon: settling what it held");
+            tracing::warn!("found the state of a previous {instance} daemon: settling what it held");
             loader::ensure_kernel_filesystems()?;
             if let Err(error) = guardian::settle(&pin_dir) {
-                log::warn!("could not settle the previous state: {error:#}");
+                tracing::warn!("could not settle the previous state: {error:#}");
             }
             loader::remove_pins(&pin_dir)?;
         }
@@ -126,7 +140,8 @@ impl Daemon {
         let events = unsafe { AsyncFd::register(kernel.take_events()?) }.context("polling the event ring buffer")?;
         let guardian = Guardian::spawn(&pin_dir)?;
         let api_socket = api::socket_path(&instance);
-        let api = api::bind(&api_socket)?;
+        let api = api::bind(&api_socket, api_group.as_deref())?;
+        let metrics_listener = metrics_addr.map(metrics::bind).transpose()?;
         let pid_file = Path::new(api::RUN_DIR).join(format!("{instance}.pid"));
         std::fs::write(&pid_file, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing {}", pid_file.display()))?;
@@ -152,6 +167,12 @@ impl Daemon {
             api: Some(api),
             api_socket,
             pid_file,
+            metrics: Arc::new(Metrics::new()?),
+            notifier: ReviewNotifier::new(&instance)?,
+            metrics_listener,
+            instance,
+            audit_path,
+            started: Instant::now(),
         };
         // Loaders first (this daemon's own ld.so is the system's), then what already runs.
         daemon.attach_new_code(std::process::id());
@@ -161,7 +182,7 @@ impl Daemon {
                 daemon.confine_if_listed(pid);
             }
         }
-        log::info!(
+        tracing::info!(
             "ready: watching {} cgroup(s), mode {}, fail_mode {}, policy {} ({}), {} TLS target(s) attached",
             cgroups.len(),
             daemon.policy.mode,
@@ -170,7 +191,10 @@ impl Daemon {
             &daemon.policy.digest[..12],
             daemon.kernel.tls_targets().len()
         );
-        log::info!("review API: {}", daemon.api_socket.display());
+        tracing::info!("review API: {}", daemon.api_socket.display());
+        if let Some(listener) = &daemon.metrics_listener {
+            tracing::info!("metrics: http://{}/metrics", listener.local_addr()?);
+        }
         Ok(daemon)
     }
 
@@ -182,6 +206,13 @@ impl Daemon {
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let (api_calls, mut api_inbox) = tokio::sync::mpsc::channel(64);
         let listener = self.api.take().context("the review API was already served")?;
+        let metrics_server = match self.metrics_listener.take() {
+            Some(listener) => {
+                let listener = tokio::net::TcpListener::from_std(listener).context("serving metrics")?;
+                Some(tokio::spawn(metrics::serve(listener, self.metrics.clone(), api_calls.clone())))
+            }
+            None => None,
+        };
         let api_server = tokio::spawn(api::serve(listener, api_calls));
         tokio::pin!(stop);
         let served = loop {
@@ -199,7 +230,7 @@ impl Daemon {
                     guard.clear_ready();
                     for record in records {
                         if let Err(error) = self.handle(&record) {
-                            log::error!("{error:#}");
+                            tracing::error!("{error:#}");
                         }
                     }
                 }
@@ -213,6 +244,9 @@ impl Daemon {
         };
         heartbeat.abort();
         api_server.abort();
+        if let Some(server) = metrics_server {
+            server.abort();
+        }
         self.shutdown(release_on_exit)?;
         served
     }
@@ -228,6 +262,7 @@ impl Daemon {
             kind::READ_DATA => {
                 let payload = header.payload(record).context("data event shorter than its chunk")?;
                 self.response_bytes += payload.len() as u64;
+                self.metrics.count_bytes(true, payload.len());
                 let key = ConnectionKey { tgid: header.tgid(), ssl: header.ssl };
                 let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
                 self.inspector.push_read(&mut judge, key, payload);
@@ -247,8 +282,9 @@ impl Daemon {
                 let refused = header.connect_refusal(record).context("connect event shorter than its refusal")?;
                 let writer = self.writer(&header);
                 let record = confine::refusal_record(&self.policy, &self.confinement, &writer, &refused);
-                log::warn!("pid {} ({}): {}", writer.pid, writer.comm, record.reason);
-                self.record(&[record]);
+                tracing::warn!(pid = writer.pid, comm = %writer.comm, "{}", record.reason);
+                // A refused connect is not a request: it is counted by the kernel's counters.
+                self.append(&[record]);
                 Ok(())
             }
             other => Err(anyhow!("unknown event kind {other}")),
@@ -263,13 +299,16 @@ impl Daemon {
         let bytes = match procmem::read(header.tgid(), header.buf, header.total_len as usize) {
             Ok(bytes) => bytes,
             Err(error) => {
-                log::warn!("cannot read the write of pid {} ({}): {error}", writer.pid, writer.comm);
+                tracing::warn!("cannot read the write of pid {} ({}): {error}", writer.pid, writer.comm);
                 let effect = if self.policy.fail_mode == FailMode::Closed { Effect::Block } else { Effect::Pass };
                 return self.apply(header, effect, Vec::new());
             }
         };
+        let inspection = Instant::now();
         let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
         let outcome = self.inspector.push(&mut judge, key, &writer, &bytes);
+        self.metrics.observe_inspection(inspection.elapsed());
+        self.metrics.count_bytes(false, bytes.len());
         if let Effect::Review(redactions) = outcome.effect {
             self.hold_for_review(header, &writer, redactions, outcome.records);
             return Ok(());
@@ -288,7 +327,7 @@ impl Daemon {
             return (Effect::Redact(ranges), records);
         };
         let why = format!("redaction failed ({error}): blocked instead");
-        log::warn!("pid {}: {why}", header.tgid());
+        tracing::warn!("pid {}: {why}", header.tgid());
         let records = records
             .into_iter()
             .map(|mut record| {
@@ -314,11 +353,13 @@ impl Daemon {
                 let _ = self.kernel.held.remove(&header.pid_tgid);
                 // SAFETY: plain kill(2) of the process the policy says to end.
                 unsafe { libc::kill(header.tgid() as libc::pid_t, libc::SIGKILL) };
-                log::warn!("killed pid {} ({}) by policy", header.tgid(), header.comm_str());
+                tracing::warn!("killed pid {} ({}) by policy", header.tgid(), header.comm_str());
             }
             Effect::Pass | Effect::Redact(_) | Effect::Review(_) => self.release(header.pid_tgid),
         }
-        self.hold_latency.add(monotonic_ns().saturating_sub(header.ktime_ns));
+        let held_ns = monotonic_ns().saturating_sub(header.ktime_ns);
+        self.hold_latency.add(held_ns);
+        self.metrics.observe_hold(held_ns);
         Ok(())
     }
 
@@ -330,9 +371,11 @@ impl Daemon {
         };
         let (local, remote) = (peer.local_port as u16, peer.port as u16);
         match sockets::shut_down(header.tgid(), local, remote) {
-            Ok(true) => log::debug!("pid {}: connection {local} -> {remote} shut down", header.tgid()),
-            Ok(false) => log::debug!("pid {}: no socket {local} -> {remote} to shut down", header.tgid()),
-            Err(error) => log::warn!("pid {}: shutting down connection {local} -> {remote}: {error}", header.tgid()),
+            Ok(true) => tracing::debug!("pid {}: connection {local} -> {remote} shut down", header.tgid()),
+            Ok(false) => tracing::debug!("pid {}: no socket {local} -> {remote} to shut down", header.tgid()),
+            Err(error) => {
+                tracing::warn!("pid {}: shutting down connection {local} -> {remote}: {error}", header.tgid())
+            }
         }
     }
 
@@ -370,19 +413,25 @@ impl Daemon {
             age_seconds: 0,
             expires_in_seconds: 0,
         };
+        let now = Instant::now();
         let id = self.reviews.submit(
             HeldWrite { header: *header, redactions, records },
             summary,
-            std::time::Instant::now(),
+            now,
             self.policy.review_timeout(),
         );
-        log::info!("review {id}: pid {} ({}) held until a reviewer decides", writer.pid, writer.comm);
+        tracing::info!(review = id, pid = writer.pid, comm = %writer.comm, "review {id}: held until a reviewer decides");
+        if let Some(url) = &self.policy.review_webhook
+            && let Some(listed) = self.reviews.list(now).into_iter().find(|review| review.id == id)
+        {
+            self.notifier.announce(url, &listed, self.metrics.clone());
+        }
     }
 
     fn expire_reviews(&mut self) {
         for (id, held, resolution) in self.reviews.expire(std::time::Instant::now()) {
             if let Err(error) = self.resolve_review(id, held, resolution) {
-                log::error!("{error:#}");
+                tracing::error!("{error:#}");
             }
         }
     }
@@ -411,6 +460,13 @@ impl Daemon {
             ApiCall::Reload { reply } => {
                 let _ = reply.send(self.reload());
             }
+            ApiCall::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+            ApiCall::RefreshMetrics { reply } => {
+                self.refresh_metrics();
+                let _ = reply.send(());
+            }
         }
     }
 
@@ -420,7 +476,7 @@ impl Daemon {
     fn reload(&mut self) -> Result<String, String> {
         let Some(path) = self.source.path.clone() else {
             let message = "no --policy file: the built-in default policy cannot be reloaded".to_owned();
-            log::warn!("policy reload refused: {message}");
+            tracing::warn!("policy reload refused: {message}");
             return Err(message);
         };
         let loaded = Policy::load(&path).and_then(|mut policy| {
@@ -434,7 +490,8 @@ impl Daemon {
             Ok(loaded) => loaded,
             Err(error) => {
                 let message = format!("{error:#}");
-                log::error!("policy reload refused: {message}");
+                tracing::error!("policy reload refused: {message}");
+                self.metrics.count_reload(false);
                 return Err(message);
             }
         };
@@ -446,14 +503,16 @@ impl Daemon {
             .and_then(|()| self.kernel.set_allowed_destinations(&allowed_destinations(&confinement)));
         if let Err(error) = applied {
             let message = format!("{error:#}");
-            log::error!("policy reload refused: {message}");
+            tracing::error!("policy reload refused: {message}");
+            self.metrics.count_reload(false);
             return Err(message);
         }
+        self.metrics.count_reload(true);
         self.policy = policy;
         self.engine = engine;
         self.reconfine(confinement);
         let version = self.policy.digest.clone();
-        log::info!("policy reloaded: {} version {}", self.policy.source_name, &version[..12]);
+        tracing::info!("policy reloaded: {} version {}", self.policy.source_name, &version[..12]);
         Ok(version)
     }
 
@@ -467,7 +526,8 @@ impl Daemon {
             Resolution::TimedOut => (Effect::Block, "timed_out", None),
             Resolution::Abandoned => (Effect::Block, "abandoned", None),
         };
-        log::info!("review {id}: {outcome}");
+        tracing::info!("review {id}: {outcome}");
+        self.metrics.count_review_decision(outcome);
         let records = held
             .records
             .into_iter()
@@ -496,6 +556,7 @@ impl Daemon {
             .is_some_and(|write| write.ssl == header.ssl && write.next_offset == header.offset && header.offset > 0);
         if !continues {
             if let Some(unfinished) = self.writes.remove(&header.pid_tgid) {
+                self.metrics.count_capture_gap();
                 let unfinished_key = ConnectionKey { tgid: header.tgid(), ssl: unfinished.ssl };
                 records.extend(self.inspector.lose(
                     &self.policy,
@@ -505,6 +566,7 @@ impl Daemon {
                 ));
             }
             if header.offset != 0 {
+                self.metrics.count_capture_gap();
                 records.extend(self.inspector.lose(&self.policy, key, &writer, "capture lost the start of a write"));
                 self.record(&records);
                 return Ok(());
@@ -515,8 +577,11 @@ impl Daemon {
                 WriteInProgress { ssl: header.ssl, next_offset: 0, captured_len, total_len: header.total_len },
             );
         }
+        let inspection = Instant::now();
         let mut judge = Judge { policy: &self.policy, engine: &self.engine, ledger: &mut self.ledger };
         records.extend(self.inspector.push(&mut judge, key, &writer, payload).records);
+        self.metrics.observe_inspection(inspection.elapsed());
+        self.metrics.count_bytes(false, payload.len());
         let write = self.writes.get_mut(&header.pid_tgid).context("write in progress")?;
         write.next_offset = header.offset + payload.len() as u64;
         if write.next_offset >= write.captured_len {
@@ -532,17 +597,81 @@ impl Daemon {
         Ok(())
     }
 
-    /// Appends records to the audit log; false if one could not be written (the caller then
-    /// refuses the write rather than let it leave unrecorded).
+    /// Appends the records of decided requests to the audit log and counts them; false if
+    /// one could not be written (the caller then refuses the write rather than let it leave
+    /// unrecorded).
     fn record(&mut self, records: &[AuditRecord]) -> bool {
+        for record in records {
+            self.metrics.count_request(record);
+        }
+        self.append(records)
+    }
+
+    fn append(&mut self, records: &[AuditRecord]) -> bool {
         let mut all_written = true;
         for record in records {
-            if let Err(error) = self.audit.append(record) {
-                log::error!("{error:#}");
-                all_written = false;
-            }
+            let written = match self.audit.append(record) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::error!("{error:#}");
+                    false
+                }
+            };
+            self.metrics.count_audit_write(written);
+            all_written &= written;
         }
         all_written
+    }
+
+    /// The distinct processes with a thread held now.
+    fn held_processes(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.kernel.held.keys().filter_map(Result::ok).map(|key| (key >> 32) as u32).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    fn refresh_metrics(&self) {
+        self.metrics.refresh(&metrics::Snapshot {
+            kernel_counters: &self.kernel.counters(),
+            held_processes: self.held_processes().len(),
+            review_queue_depth: self.reviews.len(),
+            uprobes: self.kernel.uprobes(),
+        });
+    }
+
+    /// What `egress status` shows.
+    fn status(&self) -> serde_json::Value {
+        let comm =
+            |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned();
+        let confined: Vec<serde_json::Value> = self
+            .kernel
+            .confined
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(pid, _)| Path::new(&format!("/proc/{pid}")).exists())
+            .map(|(pid, slot)| {
+                serde_json::json!({ "pid": pid, "comm": comm(pid), "tool": self.confinement.tool_name(slot) })
+            })
+            .collect();
+        let counters: serde_json::Map<String, serde_json::Value> =
+            self.kernel.counters().into_iter().map(|(name, value)| (name.to_owned(), value.into())).collect();
+        serde_json::json!({
+            "instance": self.instance,
+            "pid": std::process::id(),
+            "uptime_seconds": self.started.elapsed().as_secs(),
+            "mode": self.policy.mode.as_str(),
+            "fail_mode": self.policy.fail_mode.to_string(),
+            "policy": { "source": self.policy.source_name, "version": self.policy.digest },
+            "watched_cgroups": self.watched_dirs,
+            "tls_libraries": self.kernel.tls_targets(),
+            "uprobes": self.kernel.uprobes().iter().map(|(file, count)| serde_json::json!({ "file": file, "count": count })).collect::<Vec<_>>(),
+            "held": self.held_processes().into_iter().map(|pid| serde_json::json!({ "pid": pid, "comm": comm(pid) })).collect::<Vec<_>>(),
+            "reviews_pending": self.reviews.len(),
+            "confined": confined,
+            "audit": { "path": self.audit_path, "seq": self.audit.seq() },
+            "counters": counters,
+        })
     }
 
     /// Resumes a held thread's process unless another of its threads is still held (SIGCONT
@@ -564,8 +693,8 @@ impl Daemon {
         };
         let tool = self.confinement.tool_name(slot).unwrap_or("?");
         match self.kernel.confined.insert(&pid, &slot, 0) {
-            Ok(()) => log::info!("pid {pid} confined to the destinations of code_exec tool {tool}"),
-            Err(error) => log::error!("pid {pid} runs a program of tool {tool} but could not be confined: {error}"),
+            Ok(()) => tracing::info!("pid {pid} confined to the destinations of code_exec tool {tool}"),
+            Err(error) => tracing::error!("pid {pid} runs a program of tool {tool} but could not be confined: {error}"),
         }
     }
 
@@ -599,14 +728,14 @@ impl Daemon {
             };
             if exports.has_openssl_writes() {
                 match self.kernel.attach_openssl(&path, &exports) {
-                    Ok(_) => log::info!("attached OpenSSL probes to {}", path.display()),
-                    Err(error) => log::error!("{error:#}"),
+                    Ok(_) => tracing::info!("attached OpenSSL probes to {}", path.display()),
+                    Err(error) => tracing::error!("{error:#}"),
                 }
             }
             if exports.dl_debug_state {
                 match self.kernel.attach_loader_hook(&path) {
-                    Ok(()) => log::info!("attached the library-load hook to {}", path.display()),
-                    Err(error) => log::error!("{error:#}"),
+                    Ok(()) => tracing::info!("attached the library-load hook to {}", path.display()),
+                    Err(error) => tracing::error!("{error:#}"),
                 }
             }
         }
@@ -654,38 +783,46 @@ impl Daemon {
         for pid in gone {
             let _ = self.kernel.confined.remove(&pid);
         }
-        self.report_kernel_counters(log::Level::Debug);
+        self.report_kernel_counters(false);
     }
 
-    fn report_kernel_counters(&self, quiet_level: log::Level) {
+    /// Logs the kernel side's counters; at the end (`final_report`) at info, else at debug.
+    fn report_kernel_counters(&self, final_report: bool) {
+        let report = |message: String| match final_report {
+            true => tracing::info!("{message}"),
+            false => tracing::debug!("{message}"),
+        };
         for (name, value) in self.kernel.counters() {
             // Lost data is never silent: anything that stands for missing inspection warns.
             let lossy = matches!(
                 name,
                 "ringbuf_drops" | "hold_signal_failed" | "sockhash_full" | "read_user_failed" | "confine_failed"
             );
-            let level = if lossy && value > 0 { log::Level::Warn } else { quiet_level };
-            log::log!(level, "kernel counter {name} = {value}");
+            if lossy && value > 0 {
+                tracing::warn!(counter = name, value, "kernel counter {name} = {value}: inspection was lost");
+            } else {
+                report(format!("kernel counter {name} = {value}"));
+            }
         }
-        log::log!(quiet_level, "response bytes captured = {}", self.response_bytes);
+        report(format!("response bytes captured = {}", self.response_bytes));
         if let Some(summary) = self.hold_latency.summary() {
-            log::log!(quiet_level, "hold latency (SSL_write entry to resume): {summary}");
+            report(format!("hold latency (SSL_write entry to resume): {summary}"));
         }
     }
 
     /// Resumes anything held, then either removes every program (`release`: `egress run`, or
     /// fail mode open) or leaves them pinned to drop TLS writes until a daemon is back.
     fn shutdown(mut self, release: bool) -> anyhow::Result<()> {
-        self.report_kernel_counters(log::Level::Info);
+        self.report_kernel_counters(true);
         // A held request nobody decided is not let through by a stopping daemon.
         for (id, held) in self.reviews.drain() {
             if let Err(error) = self.resolve_review(id, held, Resolution::Abandoned) {
-                log::error!("{error:#}");
+                tracing::error!("{error:#}");
             }
         }
         // A signed checkpoint closes the log of a clean stop.
         if let Err(error) = self.audit.checkpoint() {
-            log::error!("{error:#}");
+            tracing::error!("{error:#}");
         }
         let _ = std::fs::remove_file(&self.api_socket);
         let _ = std::fs::remove_file(&self.pid_file);
@@ -701,7 +838,7 @@ impl Daemon {
             guardian::resume((pid_tgid >> 32) as u32);
         }
         if closed_and_kept {
-            log::warn!(
+            tracing::warn!(
                 "fail_mode closed: TLS writes of watched agents are dropped until a daemon is back \
                  (remove {} to lift)",
                 pin_dir.display()
@@ -784,7 +921,7 @@ fn deny_networks(policy: &Policy) -> Vec<IpNet> {
         match (host, 0).to_socket_addrs() {
             Ok(addresses) => networks.extend(addresses.map(|address| IpNet::from(address.ip()))),
             Err(error) => {
-                log::warn!("deny_destinations: {host} does not resolve now ({error}); not refused by address")
+                tracing::warn!("deny_destinations: {host} does not resolve now ({error}); not refused by address")
             }
         }
     }
@@ -820,7 +957,7 @@ async fn beat_forever(mut heartbeat: aya::maps::Array<MapData, u64>) {
     loop {
         interval.tick().await;
         if let Err(error) = beat(&mut heartbeat) {
-            log::error!("{error:#}");
+            tracing::error!("{error:#}");
         }
     }
 }

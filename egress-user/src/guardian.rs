@@ -33,7 +33,13 @@ impl Guardian {
     pub fn spawn(pin_dir: &Path) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("locating the egress executable")?;
         let mut child = std::os::unix::process::CommandExt::process_group(
-            Command::new(exe).arg("guardian").arg("--pin-dir").arg(pin_dir).stdin(Stdio::piped()),
+            Command::new(exe)
+                .arg("--log-format")
+                .arg(crate::logging::format().as_str())
+                .arg("guardian")
+                .arg("--pin-dir")
+                .arg(pin_dir)
+                .stdin(Stdio::piped()),
             0,
         )
         .spawn()
@@ -59,7 +65,7 @@ pub fn watch(pin_dir: &Path) -> anyhow::Result<()> {
     if said == CLEAN_EXIT {
         return Ok(());
     }
-    log::warn!("daemon died: applying the fail mode of {}", pin_dir.display());
+    tracing::warn!("daemon died: applying the fail mode of {}", pin_dir.display());
     settle(pin_dir)
 }
 
@@ -83,7 +89,7 @@ pub fn settle(pin_dir: &Path) -> anyhow::Result<()> {
             }
             let _ = held.remove(&pid_tgid);
             resume((pid_tgid >> 32) as u32);
-            log::warn!(
+            tracing::warn!(
                 "resumed held process {} ({})",
                 pid_tgid >> 32,
                 if closed { "its write fails" } else { "uninspected" }
@@ -92,7 +98,7 @@ pub fn settle(pin_dir: &Path) -> anyhow::Result<()> {
         std::thread::sleep(SWEEP_INTERVAL);
     }
     if closed {
-        log::warn!(
+        tracing::warn!(
             "fail_mode closed: TLS writes of watched agents are dropped until a daemon is back \
              (remove {} to lift)",
             pin_dir.display()

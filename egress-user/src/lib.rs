@@ -3,6 +3,7 @@
 pub mod api;
 pub mod audit;
 pub mod cgroup;
+pub mod client;
 pub mod confine;
 pub mod daemon;
 pub mod detect;
@@ -11,6 +12,9 @@ pub mod http1;
 pub mod inspector;
 pub mod llm;
 pub mod loader;
+pub mod logging;
+pub mod metrics;
+pub mod notify;
 pub mod policy;
 pub mod procmem;
 pub mod review;

@@ -79,6 +79,8 @@ pub struct Kernel {
     pinned_links: Vec<PinnedLink>,
     /// Attached TLS targets; a probe's attach cookie is the index into this list.
     tls_targets: Vec<PathBuf>,
+    /// Every file with uprobes attached (TLS targets and loaders), with how many.
+    uprobes: Vec<(PathBuf, usize)>,
     pub config: Array<MapData, Config>,
     pub heartbeat: Array<MapData, u64>,
     pub held: HashMap<MapData, u64, u64>,
@@ -140,6 +142,7 @@ impl Kernel {
             pin_dir,
             pinned_links: Vec::new(),
             tls_targets: Vec::new(),
+            uprobes: Vec::new(),
         })
     }
 
@@ -224,7 +227,17 @@ impl Kernel {
             .with_context(|| format!("attaching {program_name} to {symbol} in {}", path.display()))?;
         let link: FdLink = probe.take_link(id)?.try_into().context("uprobe link is not an fd link")?;
         let pin_name = format!("{program_name}-{}", self.pinned_links.len());
-        self.pin(link, &pin_name)
+        self.pin(link, &pin_name)?;
+        match self.uprobes.iter_mut().find(|(file, _)| file == path) {
+            Some((_, count)) => *count += 1,
+            None => self.uprobes.push((path.to_path_buf(), 1)),
+        }
+        Ok(())
+    }
+
+    /// Files with uprobes attached, and how many each.
+    pub fn uprobes(&self) -> &[(PathBuf, usize)] {
+        &self.uprobes
     }
 
     fn pin(&mut self, link: FdLink, name: &str) -> anyhow::Result<()> {

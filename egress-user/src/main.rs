@@ -1,13 +1,14 @@
 //! The `egress` command line.
-use std::{ffi::OsString, path::PathBuf, process::ExitCode};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use egress::{
     api,
     audit::{self, AuditOptions, FsyncPolicy},
+    client,
     daemon::{Daemon, Options, PolicySource},
-    guardian,
+    guardian, logging, metrics,
     policy::{Mode, Policy},
     run, scan,
 };
@@ -16,8 +17,18 @@ use tokio::signal::unix::{SignalKind, signal};
 #[derive(Parser)]
 #[command(name = "egress", version, about = "Stops AI agents from leaking sensitive data through TLS")]
 struct Cli {
+    /// Log lines as text or as JSON objects (one per line, for log collectors). The level
+    /// comes from RUST_LOG (default `info`).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -41,6 +52,9 @@ enum Command {
         audit: PathBuf,
         #[command(flatten)]
         audit_options: AuditArgs,
+        /// Serve Prometheus metrics at http://ADDR/metrics while the command runs.
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<SocketAddr>,
         /// The command and its arguments.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<OsString>,
@@ -60,6 +74,23 @@ enum Command {
         /// Name of this daemon's kernel state under /sys/fs/bpf/egress.
         #[arg(long, value_name = "NAME", default_value = "daemon")]
         instance: String,
+        /// Serve Prometheus metrics at http://ADDR/metrics.
+        #[arg(long, value_name = "ADDR", default_value = metrics::DEFAULT_ADDR)]
+        metrics_addr: SocketAddr,
+        /// Serve no metrics.
+        #[arg(long)]
+        no_metrics: bool,
+        /// Group (name or gid) whose members may use the review API socket (mode 0660);
+        /// without it only root may.
+        #[arg(long, value_name = "GROUP")]
+        api_group: Option<String>,
+    },
+    /// What a running daemon watches, has attached and holds, its policy and its counters.
+    Status {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
     },
     /// Policy files.
     Policy {
@@ -242,26 +273,73 @@ enum ReviewCommand {
     Approve {
         id: u64,
         #[command(flatten)]
+        binding: BindingArgs,
+        #[command(flatten)]
         api: ApiArgs,
     },
     /// Refuse a held request (the agent's write fails).
     Deny {
         id: u64,
         #[command(flatten)]
+        binding: BindingArgs,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Follow the queue: a line when a review arrives (`+ ID ...`) and when it leaves it
+    /// (`- ID`), until the daemon stops.
+    Watch {
+        /// Seconds between two looks at the queue.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        interval: f64,
+        #[command(flatten)]
         api: ApiArgs,
     },
 }
 
+/// What a decision is bound to: the daemon refuses it if the held request is not that one.
+#[derive(clap::Args)]
+struct BindingArgs {
+    /// The `body_sha256` the reviewer saw in `egress review list`.
+    #[arg(long, value_name = "HEX")]
+    body_sha256: Option<String>,
+    /// The `policy_version` the reviewer saw.
+    #[arg(long, value_name = "VERSION")]
+    policy_version: Option<String>,
+}
+
+impl BindingArgs {
+    fn body(self) -> anyhow::Result<Vec<u8>> {
+        let binding = api::Binding { body_sha256: self.body_sha256, policy_version: self.policy_version };
+        if binding.body_sha256.is_none() && binding.policy_version.is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(serde_json::to_vec(&binding)?)
+    }
+}
+
 /// One call to a daemon's API: prints its answer; success unless the daemon refused.
-fn call_api(api: &ApiArgs, method: hyper::Method, path: &str) -> anyhow::Result<ExitCode> {
-    let (status, body) = runtime()?.block_on(api::call(&api.socket(), method, path, Vec::new()))?;
+fn call_api(api: &ApiArgs, method: hyper::Method, path: &str, body: Vec<u8>) -> anyhow::Result<ExitCode> {
+    let (status, body) = runtime()?.block_on(api::call(&api.socket(), method, path, body))?;
     println!("{}", body.trim_end());
     Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+fn show_status(api: &ApiArgs, format: OutputFormat) -> anyhow::Result<ExitCode> {
+    let (status, body) = runtime()?.block_on(api::call(&api.socket(), hyper::Method::GET, "/v1/status", Vec::new()))?;
+    if !status.is_success() {
+        eprintln!("egress: error: {}", body.trim());
+        return Ok(ExitCode::from(1));
+    }
+    match format {
+        OutputFormat::Json => println!("{}", body.trim_end()),
+        OutputFormat::Text => print!("{}", client::render_status(&serde_json::from_str(&body)?)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    logging::init(cli.log_format);
     match execute(cli.command) {
         Ok(code) => code,
         Err(error) => {
@@ -282,14 +360,22 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(verify_audit(files, pubkey, rotated))
         }
         Command::Policy { command: PolicyCommand::Reload { api } } => {
-            call_api(&api, hyper::Method::POST, "/v1/policy/reload")
+            call_api(&api, hyper::Method::POST, "/v1/policy/reload", Vec::new())
         }
-        Command::Review { command: ReviewCommand::List { api } } => call_api(&api, hyper::Method::GET, "/v1/reviews"),
-        Command::Review { command: ReviewCommand::Approve { id, api } } => {
-            call_api(&api, hyper::Method::POST, &format!("/v1/reviews/{id}/approve"))
+        Command::Status { api, format } => show_status(&api, format),
+        Command::Review { command: ReviewCommand::List { api } } => {
+            call_api(&api, hyper::Method::GET, "/v1/reviews", Vec::new())
         }
-        Command::Review { command: ReviewCommand::Deny { id, api } } => {
-            call_api(&api, hyper::Method::POST, &format!("/v1/reviews/{id}/deny"))
+        Command::Review { command: ReviewCommand::Approve { id, binding, api } } => {
+            call_api(&api, hyper::Method::POST, &format!("/v1/reviews/{id}/approve"), binding.body()?)
+        }
+        Command::Review { command: ReviewCommand::Deny { id, binding, api } } => {
+            call_api(&api, hyper::Method::POST, &format!("/v1/reviews/{id}/deny"), binding.body()?)
+        }
+        Command::Review { command: ReviewCommand::Watch { interval, api } } => {
+            let interval = Duration::try_from_secs_f64(interval).context("--interval")?;
+            runtime()?.block_on(client::watch_reviews(&api.socket(), interval))?;
+            Ok(ExitCode::SUCCESS)
         }
         // Exit 1 means "findings" here, so errors exit 2.
         Command::Scan { policy, format, input } => Ok(match scan::run(policy.as_deref(), format, input.as_deref()) {
@@ -300,13 +386,14 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
         }),
         Command::Guardian { pin_dir } => guardian::watch(&pin_dir).map(|()| ExitCode::SUCCESS),
-        Command::Run { policy, audit, audit_options, command } => {
+        Command::Run { policy, audit, audit_options, metrics_addr, command } => {
             require_root("run")?;
             let (policy, source) = policy.load()?;
-            let code = runtime()?.block_on(run::run(policy, source, audit, audit_options.options(), command))?;
+            let code =
+                runtime()?.block_on(run::run(policy, source, audit, audit_options.options(), metrics_addr, command))?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
-        Command::Daemon { cgroups, policy, audit, audit_options, instance } => {
+        Command::Daemon { cgroups, policy, audit, audit_options, instance, metrics_addr, no_metrics, api_group } => {
             require_root("daemon")?;
             let (policy, source) = policy.load()?;
             runtime()?.block_on(async {
@@ -317,13 +404,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     audit_options: audit_options.options(),
                     instance,
                     source,
+                    metrics_addr: (!no_metrics).then_some(metrics_addr),
+                    api_group,
                 })?;
                 let mut interrupt = signal(SignalKind::interrupt())?;
                 let mut terminate = signal(SignalKind::terminate())?;
                 let stop = async move {
                     tokio::select! {
-                        _ = interrupt.recv() => log::info!("SIGINT: stopping"),
-                        _ = terminate.recv() => log::info!("SIGTERM: stopping"),
+                        _ = interrupt.recv() => tracing::info!("SIGINT: stopping"),
+                        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
                     }
                 };
                 daemon.run(stop, false).await

@@ -19,6 +19,7 @@ pub async fn run(
     source: PolicySource,
     audit: PathBuf,
     audit_options: AuditOptions,
+    metrics_addr: Option<std::net::SocketAddr>,
     command: Vec<OsString>,
 ) -> anyhow::Result<i32> {
     let (program, args) = command.split_first().context("no command given after --")?;
@@ -31,6 +32,8 @@ pub async fn run(
         audit_options,
         instance,
         source,
+        metrics_addr,
+        api_group: None,
     })?;
 
     let procs = cgroup.procs_file()?;

@@ -133,7 +133,7 @@ impl Inspected {
         let exports = match inspect(&path) {
             Ok(exports) => exports,
             Err(error) => {
-                log::debug!("not an ELF we can read: {error:#}");
+                tracing::debug!("not an ELF we can read: {error:#}");
                 Exports::default()
             }
         };

@@ -19,6 +19,9 @@ pub const BPF_PIN_ROOT: &str = "/sys/fs/bpf/egress";
 /// API listens.
 pub const REVIEW_API_MARKER: &str = "review API: ";
 
+/// What the daemon logs, followed by its metrics URL, once it serves metrics.
+pub const METRICS_MARKER: &str = "metrics: http://";
+
 /// The socket path of a `... review API: <path>` log line (the rest of the line after the
 /// marker, trimmed, up to the first space; a path made by the daemon has none).
 pub fn parse_review_socket(line: &str) -> Option<PathBuf> {
@@ -38,6 +41,8 @@ pub struct DaemonOptions {
     /// Always passed as `--instance`; [`DaemonOptions::new`] makes a unique one.
     pub instance: String,
     pub extra_args: Vec<OsString>,
+    /// Environment variables set for the daemon.
+    pub env: Vec<(OsString, OsString)>,
 }
 
 impl DaemonOptions {
@@ -50,7 +55,19 @@ impl DaemonOptions {
             audit: None,
             instance: crate::unique_name("t"),
             extra_args: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Adds arguments after the standard ones.
+    pub fn extra(mut self, args: &[&str]) -> Self {
+        self.extra_args.extend(args.iter().map(OsString::from));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
     }
 
     pub fn policy(mut self, p: &Path) -> Self {
@@ -88,6 +105,12 @@ impl DaemonOptions {
         }
         a.push("--instance".into());
         a.push((&self.instance).into());
+        // Metrics on a port of the kernel's choosing (the log line says which), so that
+        // daemons of tests never contend for the default port.
+        if !self.extra_args.iter().any(|arg| arg == "--metrics-addr" || arg == "--no-metrics") {
+            a.push("--metrics-addr".into());
+            a.push("127.0.0.1:0".into());
+        }
         a.extend(self.extra_args.iter().cloned());
         a
     }
@@ -119,6 +142,7 @@ impl EgressDaemon {
         );
         let mut child = Command::new(&bin)
             .args(&args)
+            .envs(opts.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -308,6 +332,16 @@ impl EgressDaemon {
         });
         parse_review_socket(&line)
             .unwrap_or_else(|| panic!("cannot read the socket path in `{line}`\n{}", self.output()))
+    }
+
+    /// The `http://ADDR/metrics` URL it logged.
+    pub fn metrics_url(&self) -> String {
+        let line = self
+            .wait_for_line(0, METRICS_MARKER, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("egress daemon never logged `{METRICS_MARKER} <url>`\n{}", self.output()));
+        let (_, rest) = line.split_once(METRICS_MARKER).expect("the marker is in the line");
+        let address = rest.split_whitespace().next().unwrap_or_default().trim_end_matches(['"', ',']);
+        format!("http://{address}")
     }
 
     /// SIGHUP: re-read the policy file.

@@ -14,6 +14,7 @@ pub mod cgroup;
 pub mod client;
 pub mod daemon;
 pub mod fixture;
+pub mod metrics;
 pub mod policy;
 pub mod proc;
 pub mod review;

@@ -39,11 +39,16 @@ impl Scenario {
     /// Writes `policy_text` to `<fixture dir>/policy.yaml` and starts `egress daemon` on a new
     /// child cgroup with it (mode enforce, audit `<fixture dir>/audit.jsonl`).
     pub fn start(fx: Fixture, policy_text: &str) -> Self {
+        Self::start_with(fx, policy_text, |options| options)
+    }
+
+    /// Like [`Scenario::start`], with the daemon's options adjusted by `configure`.
+    pub fn start_with(fx: Fixture, policy_text: &str, configure: impl FnOnce(DaemonOptions) -> DaemonOptions) -> Self {
         let policy = fx.write("policy.yaml", policy_text.as_bytes());
         let audit = fx.path("audit.jsonl");
         let cgroup = CgroupGuard::new();
-        let daemon =
-            EgressDaemon::start(&DaemonOptions::new(cgroup.path()).policy(&policy).mode("enforce").audit(&audit));
+        let options = DaemonOptions::new(cgroup.path()).policy(&policy).mode("enforce").audit(&audit);
+        let daemon = EgressDaemon::start(&configure(options));
         Scenario { daemon, cgroup, fx, policy, audit }
     }
 

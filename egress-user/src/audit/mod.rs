@@ -252,7 +252,7 @@ impl AuditLog {
                 }
                 Err(why) => {
                     let aside = sibling(path, |name| format!("{name}.unchained-{}", unix_millis()));
-                    log::warn!(
+                    tracing::warn!(
                         "the last line of audit log {} is not an audit record ({why}): moved it to {} and \
                          going on in a new file",
                         path.display(),
@@ -305,12 +305,12 @@ impl AuditLog {
             && self.seq.is_multiple_of(every)
             && let Err(error) = self.write_checkpoint(CheckpointReason::Interval)
         {
-            log::error!("{error:#}");
+            tracing::error!("{error:#}");
         }
         if self.options.max_file_bytes.is_some_and(|max| self.len >= max)
             && let Err(error) = self.rotate()
         {
-            log::error!("rotating audit log {}: {error:#}", self.path.display());
+            tracing::error!("rotating audit log {}: {error:#}", self.path.display());
         }
         Ok(())
     }
@@ -364,7 +364,7 @@ impl AuditLog {
             .with_context(|| format!("renaming {} to {}", self.path.display(), segment.display()))?;
         self.reopen_pending = true;
         sync_dir(&self.path)?;
-        log::info!("audit log: records {first}-{} moved to {}", self.seq, segment.display());
+        tracing::info!("audit log: records {first}-{} moved to {}", self.seq, segment.display());
         self.reopen()
     }
 
@@ -456,7 +456,7 @@ fn chain_state(path: &Path, entry: Entry) -> (u64, String) {
     match entry {
         Entry::Record(head) => {
             if head.hash != head.computed {
-                log::warn!(
+                tracing::warn!(
                     "the last record of audit log {} (seq {}) does not match its hash: it was changed after it \
                      was written (`egress audit verify` will report it)",
                     path.display(),
@@ -518,7 +518,7 @@ fn save_torn_tail(path: &Path, file: &fs::File, tail: &Tail) -> anyhow::Result<(
     out.sync_all()?;
     file.set_len(tail.complete_len).with_context(|| format!("cutting the torn tail of {}", path.display()))?;
     file.sync_all()?;
-    log::warn!(
+    tracing::warn!(
         "audit log {} ended in a torn line of {} bytes (a crash of the machine mid-write): cut it off and kept it \
          in {}",
         path.display(),

@@ -141,7 +141,7 @@ pub fn load_key(path: &Path) -> anyhow::Result<SigningKey> {
     let file = fs::File::open(path)?;
     let mode = file.metadata().map(|meta| meta.permissions().mode()).unwrap_or(0);
     if mode & 0o077 != 0 {
-        log::warn!(
+        tracing::warn!(
             "the audit signing key {} is readable by others (mode {:o}): chmod 600 it",
             path.display(),
             mode & 0o777
@@ -182,7 +182,11 @@ fn create_key(path: &Path) -> anyhow::Result<SigningKey> {
     match written {
         Ok(()) => {
             super::sync_dir(path)?;
-            log::info!("created the audit signing key {} (key id {})", path.display(), key_id(&key.verifying_key()));
+            tracing::info!(
+                "created the audit signing key {} (key id {})",
+                path.display(),
+                key_id(&key.verifying_key())
+            );
             Ok(key)
         }
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => load_key(path),

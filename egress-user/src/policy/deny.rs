@@ -1,4 +1,5 @@
-//! `deny_destinations` entries: destinations refused at `connect()`.
+//! Network destinations named by the policy: `deny_destinations` entries (refused at
+//! `connect()`), code_exec `programs`, and the review webhook.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -93,3 +94,32 @@ impl ProgramPath {
 }
 
 deserialize_via_parse!(ProgramPath, "an absolute path to an executable");
+
+/// `review_webhook`: an `https://` URL (an `http://` one only on a loopback address, for a
+/// local relay), so that what is announced about a review does not cross a network in clear.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookUrl(pub String);
+
+impl WebhookUrl {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| format!("`{s}` is not a URL (https://host/path)"))?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let host = match host.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+            None => host.split(':').next().unwrap_or_default(),
+        };
+        if host.is_empty() {
+            return Err(format!("`{s}` has no host"));
+        }
+        let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        match scheme {
+            "https" => Ok(Self(s.to_owned())),
+            "http" if loopback => Ok(Self(s.to_owned())),
+            "http" => Err(format!("`{s}`: use https (http is accepted only on a loopback address)")),
+            other => Err(format!("`{s}`: scheme `{other}` is not supported, use https")),
+        }
+    }
+}
+
+deserialize_via_parse!(WebhookUrl, "an https URL");

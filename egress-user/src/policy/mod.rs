@@ -10,6 +10,7 @@
 //! fail_mode: open        # open | closed, for watched agents while no daemon runs
 //! capture_max_bytes: 262144
 //! review_timeout: 120    # seconds (1..3600) a `review` waits for a person; then it denies
+//! review_webhook: https://hooks.slack.com/services/T0/B0/x   # new reviews are announced here
 //! defaults:              # policy-wide, below a tool's own keys (all optional)
 //!   on_findings: { secret: block, pii: redact, document: review, taint: block }
 //!   on_schema_violation: block
@@ -80,7 +81,7 @@ use context::{Injection, NameList, ToolField};
 use schema::InlineSchema;
 
 pub use class::{CategoryActions, ClassPosture, MessagePart, ToolClass};
-pub use deny::{DenyDestination, ProgramPath};
+pub use deny::{DenyDestination, ProgramPath, WebhookUrl};
 pub use detection::{DetectionSettings, DocumentSettings, EdmSettings, TaintSettings};
 pub use error::PolicyError;
 pub use findings::{CATEGORIES, FindingKey, FindingRules};
@@ -372,6 +373,8 @@ pub struct Policy {
     pub capture_max_bytes: u32,
     /// How long a `review` waits for a person before it denies.
     pub review_timeout_seconds: u32,
+    /// Where new reviews are announced (a JSON POST without any raw value).
+    pub review_webhook: Option<WebhookUrl>,
     pub defaults: PolicyDefaults,
     pub tools: Vec<Tool>,
     pub sources: Vec<Source>,
@@ -400,6 +403,8 @@ struct PolicyFile {
     capture_max_bytes: u32,
     #[serde(default = "default_review_timeout", deserialize_with = "deserialize_review_timeout")]
     review_timeout: u32,
+    #[serde(default)]
+    review_webhook: Option<WebhookUrl>,
     #[serde(default)]
     defaults: PolicyDefaults,
     #[serde(default, deserialize_with = "deserialize_tools")]
@@ -544,6 +549,7 @@ impl Policy {
             fail_mode: file.fail_mode,
             capture_max_bytes: file.capture_max_bytes,
             review_timeout_seconds: file.review_timeout,
+            review_webhook: file.review_webhook,
             defaults: file.defaults,
             tools: file.tools.into_iter().map(ToolFile::into_tool).collect(),
             sources: file.sources,

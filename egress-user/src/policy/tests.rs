@@ -287,6 +287,21 @@ fn error_bad_cidr() {
 }
 
 #[test]
+fn review_webhook_must_be_https_or_loopback() {
+    let p = parse(&format!("{HEADER}review_webhook: https://hooks.slack.com/services/T0/B0/x\n"));
+    assert_eq!(p.review_webhook.map(|url| url.0).as_deref(), Some("https://hooks.slack.com/services/T0/B0/x"));
+    for local in ["http://127.0.0.1:8080/hook", "http://localhost/hook", "http://[::1]:9/x"] {
+        assert!(parse(&format!("{HEADER}review_webhook: \"{local}\"\n")).review_webhook.is_some(), "{local}");
+    }
+    let e = parse_err(&format!("{HEADER}review_webhook: http://hooks.example.com/x\n"));
+    assert_err(&e, 5, 17, "review_webhook", "use https (http is accepted only on a loopback address)");
+    let e = parse_err(&format!("{HEADER}review_webhook: hooks.example.com/x\n"));
+    assert_err(&e, 5, 17, "review_webhook", "is not a URL");
+    let e = parse_err(&format!("{HEADER}review_webhook: ftp://hooks.example.com/x\n"));
+    assert_err(&e, 5, 17, "review_webhook", "scheme `ftp` is not supported");
+}
+
+#[test]
 fn error_bad_deny_host() {
     let e = parse_err(&format!("{HEADER}deny_destinations: [ \"*.example.net\" ]\n"));
     assert_err(&e, 5, 22, "deny_destinations[0]", "cannot be resolved");
