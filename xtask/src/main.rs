@@ -1,6 +1,7 @@
-//! Developer tasks: `cargo xtask build | run | test | lint | bench` (through `./x` on a
-//! fresh machine). Every task first bootstraps what it needs, idempotently.
+//! Developer tasks: `cargo xtask build | run | test | lint | bench | eval | demo` (through `./x`
+//! on a fresh machine). Every task first bootstraps what it needs, idempotently.
 mod bootstrap;
+mod demo;
 mod test_deps;
 
 use std::{
@@ -36,6 +37,10 @@ enum Task {
     Bench,
     /// Detection quality on the labelled corpus: precision and recall per category.
     Eval,
+    /// Build, then show egress at work (needs root): a Python agent using the `openai` SDK
+    /// runs under `egress run` against local servers; one request is allowed, one redacted,
+    /// one blocked, one held for review and approved; then the audit log is verified.
+    Demo,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,6 +60,7 @@ fn main() -> anyhow::Result<()> {
             "--",
             "--nocapture",
         ])),
+        Task::Demo => demo::run(),
     }
 }
 
