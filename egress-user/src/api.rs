@@ -2,7 +2,8 @@
 //! `egress review` commands use. The server never touches daemon state itself: it forwards
 //! each call to the daemon's event loop, which owns the review queue.
 //!
-//! - `GET /v1/reviews`: the pending reviews.
+//! - `GET /v1/reviews`: the pending reviews (never a raw value).
+//! - `GET /v1/reviews/{id}/preview`: that request's body with every finding masked.
 //! - `GET /v1/status`: what the daemon watches and has attached, its policy, what it holds,
 //!   and the kernel side's counters.
 //! - `POST /v1/policy/reload`: re-read the policy file (refused whole if it is invalid).
@@ -51,6 +52,11 @@ pub enum ApiCall {
     },
     Status {
         reply: oneshot::Sender<serde_json::Value>,
+    },
+    /// A pending review's body with its findings masked.
+    Preview {
+        id: u64,
+        reply: oneshot::Sender<Option<serde_json::Value>>,
     },
     /// Bring the metrics' gauges up to date (before a scrape).
     RefreshMetrics {
@@ -145,6 +151,17 @@ async fn handle(
                 Err(error) => error_response(StatusCode::SERVICE_UNAVAILABLE, &error),
             }
         }
+        (Method::GET, ["v1", "reviews", id, "preview"]) => match id.parse::<u64>() {
+            Ok(id) => {
+                let (reply, answer) = oneshot::channel();
+                match send(&calls, ApiCall::Preview { id, reply }, answer).await {
+                    Ok(Some(preview)) => json(StatusCode::OK, &preview),
+                    Ok(None) => error_response(StatusCode::NOT_FOUND, &format!("no pending review {id}")),
+                    Err(error) => error_response(StatusCode::SERVICE_UNAVAILABLE, &error),
+                }
+            }
+            Err(_) => error_response(StatusCode::NOT_FOUND, "no such route"),
+        },
         (Method::POST, ["v1", "reviews", id, action]) => {
             let verdict = match *action {
                 "approve" => Some(Verdict::Approve),

@@ -463,6 +463,15 @@ impl Daemon {
             ApiCall::Status { reply } => {
                 let _ = reply.send(self.status());
             }
+            ApiCall::Preview { id, reply } => {
+                let preview = self.reviews.get(id).map(|held| {
+                    let previews: Vec<_> =
+                        held.records.iter().filter_map(|record| record.review_preview.as_ref()).collect();
+                    serde_json::json!({ "id": id, "requests": previews })
+                });
+                tracing::info!(review = id, "review {id}: redacted preview shown");
+                let _ = reply.send(preview);
+            }
             ApiCall::RefreshMetrics { reply } => {
                 self.refresh_metrics();
                 let _ = reply.send(());

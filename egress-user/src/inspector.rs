@@ -11,7 +11,7 @@ use std::{
 };
 
 use crate::{
-    audit::{AuditFinding, AuditRecord, AuditViolation, timestamp},
+    audit::{AuditFinding, AuditRecord, AuditViolation, ReviewPreview, timestamp},
     detect::{Engine, Finding},
     http1::{Progress, Request, RequestAssembler, RequestHead, ResponseAssembler, ResponseProgress},
     llm::{self, Link, ProviderFormat, ResponseParser, ToolCallLedger},
@@ -329,6 +329,9 @@ fn judge_request(judge: &mut Judge<'_>, writer: &Writer, request: &Request, writ
             }
         }
     }
+    if action == Action::Review {
+        record.review_preview = Some(ReviewPreview::new(&request.body, request.body_len, &record.findings));
+    }
     if !record.findings.is_empty() {
         reasons.push(findings_summary(&record.findings));
     }
@@ -484,6 +487,7 @@ pub(crate) fn base_record(policy: &Policy, writer: &Writer, reason: String) -> A
         review: None,
         policy_version: policy.digest.clone(),
         mode: policy.mode.as_str(),
+        review_preview: None,
     }
 }
 

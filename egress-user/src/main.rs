@@ -285,6 +285,12 @@ enum ReviewCommand {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// A pending request's body with every finding masked (`*`), to judge it in context.
+    Show {
+        id: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Follow the queue: a line when a review arrives (`+ ID ...`) and when it leaves it
     /// (`- ID`), until the daemon stops.
     Watch {
@@ -371,6 +377,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Review { command: ReviewCommand::Deny { id, binding, api } } => {
             call_api(&api, hyper::Method::POST, &format!("/v1/reviews/{id}/deny"), binding.body()?)
+        }
+        Command::Review { command: ReviewCommand::Show { id, api } } => {
+            call_api(&api, hyper::Method::GET, &format!("/v1/reviews/{id}/preview"), Vec::new())
         }
         Command::Review { command: ReviewCommand::Watch { interval, api } } => {
             let interval = Duration::try_from_secs_f64(interval).context("--interval")?;

@@ -136,6 +136,11 @@ impl<T> ReviewQueue<T> {
             .collect()
     }
 
+    /// What a pending review carries, for a reviewer's closer look.
+    pub fn get(&self, id: u64) -> Option<&T> {
+        self.pending.get(&id).map(|pending| &pending.item)
+    }
+
     pub fn len(&self) -> usize {
         self.pending.len()
     }

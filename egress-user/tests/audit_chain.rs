@@ -78,6 +78,7 @@ fn record(n: u64) -> AuditRecord {
         review: None,
         policy_version: "f00d".into(),
         mode: "enforce",
+        review_preview: None,
     }
 }
 

@@ -166,6 +166,16 @@ fn review_api_permissions_binding_watch_and_webhook() {
         ctx()
     );
 
+    // A reviewer who asks sees the body with the finding masked, never the address itself.
+    let shown = client::run(Launcher::Direct, &egress(&["review", "show", &id.to_string(), "--socket", &socket_arg]));
+    let masked = "*".repeat(email.len());
+    assert!(
+        shown.success() && shown.stdout.contains(&format!("call back {masked} today")) && !shown.stdout.contains(email),
+        "egress review show should print the body with the e-mail masked\n{}{}",
+        shown.describe(),
+        ctx()
+    );
+
     // A decision bound to another body is refused; the request stays held.
     let id_arg = id.to_string();
     let wrong = client::run(

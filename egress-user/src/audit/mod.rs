@@ -82,6 +82,42 @@ pub struct AuditRecord {
     pub review: Option<AuditReview>,
     pub policy_version: String,
     pub mode: &'static str,
+    /// For a request held for review: its body with every finding masked, for the reviewer
+    /// who asks (`egress review show`). Kept in memory while the review waits, never written.
+    #[serde(skip)]
+    pub review_preview: Option<ReviewPreview>,
+}
+
+/// A held request's body as a reviewer may see it: every finding's bytes replaced by `*`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReviewPreview {
+    /// The masked body (UTF-8, invalid bytes replaced), at most `PREVIEW_MAX_BYTES` of it.
+    pub text: String,
+    /// Length of the whole body.
+    pub body_bytes: u64,
+    /// True when `text` holds only the start of the body.
+    pub truncated: bool,
+}
+
+/// How much of a held body a preview shows.
+pub const PREVIEW_MAX_BYTES: usize = 16 * 1024;
+
+impl ReviewPreview {
+    /// Masks each finding span of `body` (the decoded body the spans point into).
+    pub fn new(body: &[u8], body_len: u64, findings: &[AuditFinding]) -> Self {
+        let mut masked = body.to_vec();
+        for finding in findings {
+            if let Some(span) = masked.get_mut(finding.start..finding.end.min(body.len())) {
+                span.fill(b'*');
+            }
+        }
+        let shown = masked.len().min(PREVIEW_MAX_BYTES);
+        Self {
+            text: String::from_utf8_lossy(&masked[..shown]).into_owned(),
+            body_bytes: body_len,
+            truncated: (shown as u64) < body_len,
+        }
+    }
 }
 
 /// A finding as the audit log keeps it: where and what kind, never the value.
@@ -650,6 +686,7 @@ mod tests {
             review: None,
             policy_version: "f00d".into(),
             mode: "enforce",
+            review_preview: None,
         }
     }
 

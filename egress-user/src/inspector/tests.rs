@@ -237,6 +237,10 @@ fn a_request_held_for_review_keeps_the_redactions_an_approval_applies() {
     assert_eq!(&write[range.clone()], "jane.doe@example.com");
     let record = &outcome.records[0];
     assert_eq!((record.action, record.outcome, record.redacted), ("review", "held", 0));
+    // The reviewer's preview masks every finding, the reviewed one included.
+    let preview = record.review_preview.as_ref().expect("a held request has a preview");
+    assert_eq!(preview.text, r#"{"text":"mail ********************, account ***************************"}"#);
+    assert_eq!((preview.body_bytes, preview.truncated), (body.len() as u64, false));
 }
 
 #[test]
