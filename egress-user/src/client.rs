@@ -27,6 +27,10 @@ pub fn render_status(status: &Value) -> String {
     for cgroup in list("/watched_cgroups") {
         let _ = writeln!(out, "  {}", cgroup.as_str().unwrap_or("?"));
     }
+    if let Some(programs) = status["programs"].as_object() {
+        let attached: Vec<String> = programs.iter().map(|(name, count)| format!("{name} x{count}")).collect();
+        let _ = writeln!(out, "programs      {}", attached.join(", "));
+    }
     let _ = writeln!(out, "uprobes       {} file(s)", list("/uprobes").len());
     for file in list("/uprobes") {
         let _ = writeln!(out, "  {} ({} probes)", file["file"].as_str().unwrap_or("?"), file["count"]);
@@ -128,6 +132,7 @@ mod tests {
             "instance": "daemon", "pid": 7, "uptime_seconds": 30, "mode": "enforce", "fail_mode": "closed",
             "policy": {"source": "/etc/egress/policy.yaml", "version": "0123456789abcdef"},
             "watched_cgroups": ["/sys/fs/cgroup/agents"],
+            "programs": {"guard_sends": 1, "ssl_write": 2},
             "uprobes": [{"file": "/usr/lib/libssl.so.3", "count": 7}],
             "held": [{"pid": 42, "comm": "python3"}], "reviews_pending": 1,
             "confined": [{"pid": 50, "comm": "bash", "tool": "sandbox"}],
@@ -139,6 +144,7 @@ mod tests {
             "mode          enforce, fail_mode closed",
             "policy        /etc/egress/policy.yaml (version 0123456789ab)",
             "  /sys/fs/cgroup/agents",
+            "programs      guard_sends x1, ssl_write x2",
             "  /usr/lib/libssl.so.3 (7 probes)",
             "held          1 process(es), 1 review(s) pending",
             "  pid 42 (python3)",

@@ -673,6 +673,7 @@ impl Daemon {
             "fail_mode": self.policy.fail_mode.to_string(),
             "policy": { "source": self.policy.source_name, "version": self.policy.digest },
             "watched_cgroups": self.watched_dirs,
+            "programs": self.kernel.attachments(),
             "tls_libraries": self.kernel.tls_targets(),
             "uprobes": self.kernel.uprobes().iter().map(|(file, count)| serde_json::json!({ "file": file, "count": count })).collect::<Vec<_>>(),
             "held": self.held_processes().into_iter().map(|pid| serde_json::json!({ "pid": pid, "comm": comm(pid) })).collect::<Vec<_>>(),

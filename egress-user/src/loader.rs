@@ -81,6 +81,8 @@ pub struct Kernel {
     tls_targets: Vec<PathBuf>,
     /// Every file with uprobes attached (TLS targets and loaders), with how many.
     uprobes: Vec<(PathBuf, usize)>,
+    /// Attachments made, by program name.
+    attachments: std::collections::BTreeMap<&'static str, usize>,
     pub config: Array<MapData, Config>,
     pub heartbeat: Array<MapData, u64>,
     pub held: HashMap<MapData, u64, u64>,
@@ -143,6 +145,7 @@ impl Kernel {
             pinned_links: Vec::new(),
             tls_targets: Vec::new(),
             uprobes: Vec::new(),
+            attachments: std::collections::BTreeMap::new(),
         })
     }
 
@@ -162,14 +165,25 @@ impl Kernel {
         let id = sk_msg.attach(&sockets_fd).context("attaching sk_msg to the socket hash")?;
         let link: FdLink = sk_msg.take_link(id)?.try_into().context("sk_msg link is not an fd link")?;
         self.pin(link, "guard_sends")?;
+        self.attached("guard_sends");
 
         for name in ["sched_process_exec", "sched_process_fork"] {
             let tracepoint: &mut TracePoint = program(&mut self.ebpf, name)?;
             let id = tracepoint.attach("sched", name).with_context(|| format!("attaching the {name} tracepoint"))?;
             let link: FdLink = tracepoint.take_link(id)?.try_into().context("tracepoint link is not an fd link")?;
             self.pin(link, name)?;
+            self.attached(name);
         }
         Ok(())
+    }
+
+    fn attached(&mut self, program: &'static str) {
+        *self.attachments.entry(program).or_default() += 1;
+    }
+
+    /// How many times each program is attached (cgroups, files, hooks).
+    pub fn attachments(&self) -> &std::collections::BTreeMap<&'static str, usize> {
+        &self.attachments
     }
 
     /// Writes the configuration (the policy's part; the kernel layout facts are this
@@ -189,6 +203,7 @@ impl Kernel {
             .with_context(|| format!("attaching sock_ops to {}", dir.display()))?;
         let link: FdLink = sock_ops.take_link(id)?.try_into().context("sock_ops link is not an fd link")?;
         self.pin(link, &format!("track_sockets-{cgroup_id}"))?;
+        self.attached("track_sockets");
         // The connect guards stay owned by this process (aya cannot pin their links): the
         // deny list is enforced while a daemon runs.
         for name in ["refuse_connect4", "refuse_connect6"] {
@@ -196,6 +211,7 @@ impl Kernel {
             guard
                 .attach(cgroup.as_fd(), CgroupAttachMode::Single)
                 .with_context(|| format!("attaching {name} to {}", dir.display()))?;
+            self.attached(name);
         }
         self.watched.insert(&cgroup_id, &1, 0).context("adding to WATCHED_CGROUPS")?;
         Ok(())
@@ -218,7 +234,13 @@ impl Kernel {
         self.attach_uprobe("dl_debug_state", targets::DL_DEBUG_STATE, path, u32::MAX)
     }
 
-    fn attach_uprobe(&mut self, program_name: &str, symbol: &str, path: &Path, cookie: u32) -> anyhow::Result<()> {
+    fn attach_uprobe(
+        &mut self,
+        program_name: &'static str,
+        symbol: &str,
+        path: &Path,
+        cookie: u32,
+    ) -> anyhow::Result<()> {
         let probe: &mut UProbe = program(&mut self.ebpf, program_name)?;
         let point =
             UProbeAttachPoint { location: UProbeAttachLocation::Symbol(symbol), cookie: Some(u64::from(cookie)) };
@@ -228,6 +250,7 @@ impl Kernel {
         let link: FdLink = probe.take_link(id)?.try_into().context("uprobe link is not an fd link")?;
         let pin_name = format!("{program_name}-{}", self.pinned_links.len());
         self.pin(link, &pin_name)?;
+        self.attached(program_name);
         match self.uprobes.iter_mut().find(|(file, _)| file == path) {
             Some((_, count)) => *count += 1,
             None => self.uprobes.push((path.to_path_buf(), 1)),

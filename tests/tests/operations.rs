@@ -95,6 +95,9 @@ fn metrics_and_status_match_what_happened() {
     let status: Value = serde_json::from_str(&status_run.stdout).expect("status is JSON");
     let cgroup = sc.cgroup.path().display().to_string();
     assert_eq!(status["mode"], "enforce", "{status}");
+    for program in ["guard_sends", "track_sockets", "refuse_connect4", "sched_process_exec", "ssl_write"] {
+        assert!(status["programs"][program].as_u64().is_some_and(|n| n >= 1), "{program} attached: {status}");
+    }
     assert_eq!(status["audit"]["seq"], 2, "{status}");
     assert!(
         status["watched_cgroups"].as_array().is_some_and(|all| all.iter().any(|c| c == cgroup.as_str())),
