@@ -117,6 +117,8 @@ pub struct Winnow {
     k: usize,
     w: usize,
     table: Box<[u64; 256]>,
+    /// `table` rotated left by `k`: what a byte leaving the k-gram takes back out.
+    leaving: Box<[u64; 256]>,
 }
 
 impl std::fmt::Debug for Winnow {
@@ -134,7 +136,8 @@ impl Winnow {
         for slot in table.iter_mut() {
             *slot = splitmix64(&mut state);
         }
-        Self { k, w, table }
+        let leaving = Box::new(table.map(|word| word.rotate_left(k as u32)));
+        Self { k, w, table, leaving }
     }
 
     pub fn k(&self) -> usize {
@@ -167,7 +170,7 @@ impl Winnow {
     }
 
     /// [`Winnow::fingerprints`] with its buffers, `capacity` bytes each.
-    fn roll(&self, text: &str, norm: &mut [u8], pos: &mut [usize], emit: &mut impl FnMut(Fingerprint)) {
+    fn roll(&self, text: &str, norm: &mut [u8], pos: &mut [u32], emit: &mut impl FnMut(Fingerprint)) {
         let bytes = text.as_bytes();
         let capacity = norm.len();
         let mut len = 0;
@@ -175,9 +178,9 @@ impl Winnow {
         let mut base = 0;
         let mut rolled = 0;
         let mut select = Selector::new(self.k, self.w);
-        let rot = (self.k % 64) as u32;
         let k = self.k;
         let table = &*self.table;
+        let leaving = &*self.leaving;
         let mut i = 0;
         while i < bytes.len() {
             if len > CARRY {
@@ -189,11 +192,25 @@ impl Winnow {
             }
             let stop = bytes.len().min(i + BLOCK);
             while i < stop {
+                // Eight ASCII bytes at a time: one test instead of a branch per byte.
+                if i + 8 <= stop
+                    && let Some(&eight) = bytes[i..].first_chunk::<8>()
+                    && u64::from_le_bytes(eight) & 0x8080_8080_8080_8080 == 0
+                {
+                    for (k, b) in eight.into_iter().enumerate() {
+                        let n = ASCII_NORM[b as usize];
+                        norm[len] = n;
+                        pos[len] = (i + k) as u32;
+                        len += usize::from(n != 0);
+                    }
+                    i += 8;
+                    continue;
+                }
                 let b = bytes[i];
                 if b < 0x80 {
                     let n = ASCII_NORM[b as usize];
                     norm[len] = n;
-                    pos[len] = i;
+                    pos[len] = i as u32;
                     len += usize::from(n != 0);
                     i += 1;
                 } else {
@@ -208,7 +225,7 @@ impl Winnow {
                             let mut buf = [0u8; 4];
                             for &nb in lower.encode_utf8(&mut buf).as_bytes() {
                                 norm[len] = nb;
-                                pos[len] = i;
+                                pos[len] = i as u32;
                                 len += 1;
                             }
                         }
@@ -225,7 +242,7 @@ impl Winnow {
             if t < len && base + t < k {
                 select.hash = select.hash.rotate_left(1) ^ table[norm[t] as usize];
                 if let Some((selected, end)) = select.push(select.hash) {
-                    emit(fingerprint(text, pos, base, k, selected, end));
+                    emit(fingerprint(text, pos, i, base, k, selected, end));
                 }
                 t += 1;
             }
@@ -233,9 +250,9 @@ impl Winnow {
             if t < len {
                 let mut hash = select.hash;
                 for (&incoming, &outgoing) in norm[t..len].iter().zip(&norm[t - k..len - k]) {
-                    hash = hash.rotate_left(1) ^ table[incoming as usize] ^ table[outgoing as usize].rotate_left(rot);
+                    hash = hash.rotate_left(1) ^ (table[incoming as usize] ^ leaving[outgoing as usize]);
                     if let Some((selected, end)) = select.push(hash) {
-                        emit(fingerprint(text, pos, base, k, selected, end));
+                        emit(fingerprint(text, pos, i, base, k, selected, end));
                     }
                 }
                 select.hash = hash;
@@ -243,7 +260,7 @@ impl Winnow {
             rolled = base + len;
         }
         if let Some((hash, end)) = select.finish() {
-            emit(fingerprint(text, pos, base, k, hash, end));
+            emit(fingerprint(text, pos, i, base, k, hash, end));
         }
     }
 
@@ -260,7 +277,7 @@ impl Winnow {
 thread_local! {
     /// The normalised bytes and their text offsets of [`Winnow::fingerprints`], kept between
     /// calls (taken out during one, so a nested call just allocates its own).
-    static SCRATCH: std::cell::Cell<(Vec<u8>, Vec<usize>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::Cell<(Vec<u8>, Vec<u32>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 /// Source bytes normalised per block.
@@ -273,10 +290,15 @@ const CARRY: usize = MAX_K + MAX_W;
 const CAPACITY: usize = CARRY + 2 * BLOCK + 16;
 
 /// The fingerprint of the k-gram ending at normalised byte `end` (global index).
+///
+/// `pos` holds text offsets truncated to 32 bits (half the stores of `usize`); they are
+/// restored relative to `reached`, a text offset at or after them: exact unless a k-gram
+/// and its window span 4 GiB of text without a letter or digit.
 #[inline]
-fn fingerprint(text: &str, pos: &[usize], base: usize, k: usize, hash: u64, end: usize) -> Fingerprint {
-    let start = pos[end + 1 - k - base];
-    let last = pos[end - base];
+fn fingerprint(text: &str, pos: &[u32], reached: usize, base: usize, k: usize, hash: u64, end: usize) -> Fingerprint {
+    let restore = |offset: u32| reached - (reached as u32).wrapping_sub(offset) as usize;
+    let start = restore(pos[end + 1 - k - base]);
+    let last = restore(pos[end - base]);
     let width = match text.as_bytes()[last] {
         0..0x80 => 1,
         0x80..0xe0 => 2,

@@ -291,8 +291,11 @@ impl Engine {
         let mut seen: HashMap<(&'static str, usize, usize), usize> = HashMap::new();
         let mut findings: Vec<Finding> = Vec::new();
         let mut matches = Vec::new();
-        for segment in decode::segments(payload, self.max_decode_depth) {
-            for detector in &self.detectors {
+        let segments = decode::segments(payload, self.max_decode_depth);
+        // Detector by detector rather than segment by segment: each detector's tables and
+        // code stay in the caches for the whole payload.
+        for detector in &self.detectors {
+            for segment in &segments {
                 matches.clear();
                 detector.scan(&segment.text, &mut matches);
                 for found in matches.drain(..) {

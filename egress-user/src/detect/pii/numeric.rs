@@ -775,7 +775,8 @@ impl<'a, 's> Scan<'a, 's> {
             let mut ok = true;
             for (k, tok) in self.toks[i..=j].iter().enumerate() {
                 let text = &self.b[tok.s..tok.e];
-                let value = text.iter().fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'));
+                let value =
+                    text.iter().fold(0u32, |acc, &c| acc.saturating_mul(10).saturating_add(u32::from(c - b'0')));
                 ok &= value <= 255 && !(text.len() > 1 && text[0] == b'0');
                 octets[k] = value as u8;
             }
@@ -808,7 +809,10 @@ impl<'a, 's> Scan<'a, 's> {
     fn date(&mut self, i: usize, out: &mut Vec<Match>) -> Option<usize> {
         let t = self.toks[i];
         let b = self.b;
-        let num = |s: usize, e: usize| b[s..e].iter().fold(0u32, |acc, &c| acc * 10 + u32::from(c.wrapping_sub(b'0')));
+        // Saturating: a long run of digits is no date, and must not overflow on the way.
+        let num = |s: usize, e: usize| {
+            b[s..e].iter().fold(0u32, |acc, &c| acc.saturating_mul(10).saturating_add(u32::from(c.wrapping_sub(b'0'))))
+        };
         if t.pure() && i + 2 < self.n {
             let (s1, s2) = (self.sep(i)?, self.sep(i + 1)?);
             let (m, c) = (self.toks[i + 1], self.toks[i + 2]);
