@@ -45,6 +45,27 @@ pub(crate) fn masks_with_high(block: &[u8]) -> (u64, u64, u64) {
     (alpha, alnum, high)
 }
 
+/// Bit `k` set for byte `k` in `+..=z` (ASCII letters, digits, `+,-./_` and some other
+/// punctuation): a superset of the base64 and hex alphabets that one range test finds, to
+/// skip text that holds no long run of them (prose breaks its runs with spaces).
+pub(crate) fn base64_superset_mask(block: &[u8]) -> u64 {
+    let mut mask = 0u64;
+    let (chunks, rest) = block.as_chunks::<8>();
+    let mut shift = 0;
+    for chunk in chunks {
+        mask |= gather(between(u64::from_le_bytes(*chunk), b'+' - 1, b'z' + 1)) << shift;
+        shift += 8;
+    }
+    for (k, &c) in rest.iter().enumerate() {
+        mask |= u64::from(is_base64_superset(c)) << (shift + k);
+    }
+    mask
+}
+
+fn is_base64_superset(c: u8) -> bool {
+    (b'+'..=b'z').contains(&c)
+}
+
 /// Bits `from..to` (both at most 64).
 pub(crate) fn bit_range(from: usize, to: usize) -> u64 {
     let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
@@ -57,7 +78,7 @@ mod tests {
 
     #[test]
     fn masks_match_byte_tests() {
-        let alphabet = b"aZ09 _-:@\x7f\x80\xc3\xa9\xff`{[/";
+        let alphabet = b"aZ09 _-:@\x7f\x80\xc3\xa9\xff`{[/+,.*^";
         let mut state = 9u64;
         for len in 0..=64 {
             let block: Vec<u8> = (0..len)
@@ -71,6 +92,10 @@ mod tests {
                 assert_eq!(alpha >> k & 1 == 1, c.is_ascii_alphabetic(), "{block:?} at {k}");
                 assert_eq!(alnum >> k & 1 == 1, c.is_ascii_alphanumeric(), "{block:?} at {k}");
                 assert_eq!(high >> k & 1 == 1, *c >= 0x80, "{block:?} at {k}");
+            }
+            let superset = base64_superset_mask(&block);
+            for (k, c) in block.iter().enumerate() {
+                assert_eq!(superset >> k & 1 == 1, is_base64_superset(*c), "{block:?} at {k}");
             }
         }
         assert_eq!(bit_range(0, 64), u64::MAX);

@@ -14,6 +14,8 @@ mod json;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
+
 use super::{Segment, SpanMap};
 
 /// Keys made only of these bytes, short and with few digits, are plain field names
@@ -58,6 +60,14 @@ fn to_text(bytes: Vec<u8>) -> String {
         replace_invalid(&mut bytes, next, usize::MAX);
     }
     String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// [`to_text`] of payload bytes, borrowed when they are valid UTF-8 (no copy).
+fn payload_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(to_text(bytes.to_vec())),
+    }
 }
 
 /// Replaces each byte that is not part of a well-formed UTF-8 sequence by `?`, from `i`
@@ -180,7 +190,7 @@ fn is_form(body: &[u8]) -> bool {
 }
 
 /// One segment per non-empty value of a form body (and per key that is not a plain name).
-fn form_segments(body: &[u8], out: &mut Vec<Segment>) {
+fn form_segments<'p>(body: &'p [u8], out: &mut Vec<Segment<'p>>) {
     let mut starts = Vec::new();
     let mut at = 0;
     for pair in body.split(|&b| b == b'&') {
@@ -192,13 +202,13 @@ fn form_segments(body: &[u8], out: &mut Vec<Segment>) {
             let segment = if part.iter().any(|&b| b == b'%' || b == b'+') {
                 let text = percent_decode(part, true, &mut starts);
                 Segment {
-                    text: to_text(text),
+                    text: Cow::Owned(to_text(text)),
                     json_path: None,
                     map: compose(&SpanMap::Offset(from), 0, std::mem::take(&mut starts)),
                     depth: 0,
                 }
             } else {
-                Segment { text: to_text(part.to_vec()), json_path: None, map: SpanMap::Offset(from), depth: 0 }
+                Segment { text: payload_text(part), json_path: None, map: SpanMap::Offset(from), depth: 0 }
             };
             out.push(segment);
         }
@@ -207,7 +217,7 @@ fn form_segments(body: &[u8], out: &mut Vec<Segment>) {
 }
 
 /// Decodes a payload into the segments the detectors scan.
-pub fn segments(payload: &[u8], max_depth: u8) -> Vec<Segment> {
+pub fn segments(payload: &[u8], max_depth: u8) -> Vec<Segment<'_>> {
     // A chat request holds a string every 50 bytes or so; growing the vector from empty
     // would copy it half a dozen times.
     let mut out = Vec::with_capacity((payload.len() / 48).clamp(4, 1024));
@@ -221,7 +231,7 @@ pub fn segments(payload: &[u8], max_depth: u8) -> Vec<Segment> {
         {
             // Not JSON from here on (a log line, a stray token): scan the rest as text.
             out.push(Segment {
-                text: to_text(payload[at..].to_vec()),
+                text: payload_text(&payload[at..]),
                 json_path: None,
                 map: SpanMap::Offset(at),
                 depth: 0,
@@ -235,7 +245,7 @@ pub fn segments(payload: &[u8], max_depth: u8) -> Vec<Segment> {
             shift(&mut segment.map, first);
         }
     } else {
-        out.push(Segment { text: to_text(payload.to_vec()), json_path: None, map: SpanMap::Offset(0), depth: 0 });
+        out.push(Segment { text: payload_text(payload), json_path: None, map: SpanMap::Offset(0), depth: 0 });
     }
     let mut fresh = Vec::new();
     let mut i = 0;

@@ -21,6 +21,8 @@
 //! adjacent words whose words all pass a Bloom filter of the indexed words, and whose
 //! neighbouring words all pass a Bloom filter of the word pairs of indexed values, is looked
 //! up (prose is full of words that occur in some name, rarely of two in a row of one name);
+//! the pair filter is large, so it is only probed after a word that passes the small filter
+//! of the words that start a pair;
 //! e-mail-like tokens around each `@`, and runs of 2..=[`MAX_DIGIT_GROUPS`] digit groups
 //! joined by at most two of ` -.()+/` (a number written `4412 0098 7731`) are looked up as
 //! one token. Words, numbers and e-mail addresses have a filter each, so that the filter
@@ -63,6 +65,10 @@ pub struct ExactDataMatch {
     filters: [Bloom; 3],
     /// [`pair_hash`] of every two adjacent tokens of a multi-word value.
     pairs: Bloom,
+    /// Token hashes that start such a pair, words and numbers: far fewer than the pairs (a
+    /// table's first names, not its surnames), so this filter stays in the cache and spares
+    /// most words a probe of the pair filter.
+    leads: [Bloom; 2],
     /// Token hashes of the values that are one word of letters: prose is full of words that
     /// occur in multi-word values (names), and this small filter spares each of them a lookup
     /// in the index's large one.
@@ -151,6 +157,7 @@ impl ExactDataMatch {
         let mut pairs: Vec<(u64, u32)> = Vec::new();
         let mut tokens_by_class: [Vec<u64>; 3] = Default::default();
         let mut word_pairs: Vec<u64> = Vec::new();
+        let mut leads: [Vec<u64>; 2] = Default::default();
         let mut single_words: Vec<u64> = Vec::new();
         let mut count = 0usize;
         for (row, record) in rows.enumerate() {
@@ -177,10 +184,14 @@ impl ExactDataMatch {
                     }
                     Tokens::Words(list) => list
                         .iter()
-                        .map(|word| {
+                        .enumerate()
+                        .map(|(at, word)| {
                             let hash = token_hash(&keys, word.as_bytes());
                             let class = if word.bytes().all(|b| b.is_ascii_digit()) { NUMBER } else { WORD };
                             tokens_by_class[class].push(hash);
+                            if at + 1 < list.len() {
+                                leads[class].push(hash);
+                            }
                             hash
                         })
                         .collect(),
@@ -214,6 +225,7 @@ impl ExactDataMatch {
             index: HashIndex::new(kept),
             filters,
             pairs: pairs_filter,
+            leads: leads.map(bloom_of),
             single_words,
             rows: count,
         })
@@ -233,6 +245,7 @@ impl ExactDataMatch {
             + self.index.memory_bytes()
             + self.filters.iter().map(Bloom::memory_bytes).sum::<usize>()
             + self.pairs.memory_bytes()
+            + self.leads.iter().map(Bloom::memory_bytes).sum::<usize>()
             + self.single_words.memory_bytes()
     }
 
@@ -309,35 +322,54 @@ impl Detector for ExactDataMatch {
 impl ExactDataMatch {
     /// Runs of 1..=MAX_WORDS adjacent words.
     fn scan_words(&self, text: &str, hits: &mut Vec<Hit>) {
-        // `chains[n - 1]` is the chain hash of the run of n words ending at the previous word,
-        // `firsts[n - 1]` where that run starts; `linked` words end there in a row whose
-        // neighbours pass the pair filter. Extending the runs by one word costs one mix each.
-        let mut chains = [0u64; MAX_WORDS];
-        let mut firsts = [0usize; MAX_WORDS];
+        // The hash and start of the last MAX_WORDS words that passed the filter, by their
+        // number mod MAX_WORDS; the last `linked` of them follow each other with neighbours
+        // that pass the pair filter; `previous` is the last word if it may start a pair. A
+        // run's chain hash is worked out only when it is looked up: in prose that is rare, so
+        // most words cost a token hash and two probes of small filters.
+        let mut recent = [(0u64, 0usize); MAX_WORDS];
+        let mut passed = 0usize;
         let mut linked = 0usize;
         let mut previous: Option<u64> = None;
         let mut lower = String::new();
         for_each_word(text, &mut lower, |word| {
             let hash = token_hash_in(&self.keys, word.source, word.range.start, word.range.end);
-            if !self.filters[if word.number { NUMBER } else { WORD }].may_contain(hash) {
+            let class = if word.number { NUMBER } else { WORD };
+            if !self.filters[class].may_contain(hash) {
                 previous = None;
                 linked = 0;
                 return;
             }
             let follows = previous.is_some_and(|before| self.pairs.may_contain(pair_hash(before, hash)));
             linked = if follows { (linked + 1).min(MAX_WORDS) } else { 1 };
-            previous = Some(hash);
-            for n in (2..=linked).rev() {
-                chains[n - 1] = chain_step(chains[n - 2], hash);
-                firsts[n - 1] = firsts[n - 2];
-            }
-            chains[0] = chain_step(self.keys[1], hash);
-            firsts[0] = word.start;
+            previous = self.leads[class].may_contain(hash).then_some(hash);
+            recent[passed % MAX_WORDS] = (hash, word.start);
+            passed += 1;
             let alone = word.number || self.single_words.may_contain(hash);
-            for n in usize::from(!alone)..linked {
-                self.lookup(chains[n], firsts[n], word.end, hits);
+            if linked > usize::from(!alone) {
+                self.lookup_runs(&recent, passed, usize::from(!alone)..linked, word.end, hits);
             }
         });
+    }
+
+    /// Looks up the runs of n + 1 words ending at the last of the `passed` words, for each n
+    /// in `sizes` (n = 0, the word alone, only when the table has values of one word). Out of
+    /// line: rare in prose, and the per-word loop stays small.
+    #[cold]
+    #[inline(never)]
+    fn lookup_runs(
+        &self,
+        recent: &[(u64, usize); MAX_WORDS],
+        passed: usize,
+        sizes: std::ops::Range<usize>,
+        end: usize,
+        hits: &mut Vec<Hit>,
+    ) {
+        for n in sizes {
+            let first = passed - 1 - n;
+            let chain = (first..passed).fold(self.keys[1], |h, k| chain_step(h, recent[k % MAX_WORDS].0));
+            self.lookup(chain, recent[first % MAX_WORDS].1, end, hits);
+        }
     }
 
     /// E-mail-like tokens around each `@`.

@@ -46,10 +46,9 @@ pub const MAX_DOCUMENTS_PER_FINGERPRINT: usize = 32;
 /// Files larger than this are not fingerprinted by [`DocumentIndex::from_dir`].
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
-/// Upper bounds of `k` and `w`: the rolling state lives in fixed 64-entry rings.
+/// Upper bounds of `k` and `w`: the state carried from one block to the next is bounded.
 const MAX_K: usize = 63;
 const MAX_W: usize = 64;
-const RING: usize = 64;
 
 /// Error loading registered data (documents, dictionaries, exact-data records).
 #[derive(Debug, thiserror::Error)]
@@ -150,37 +149,51 @@ impl Winnow {
 
     /// Calls `emit` with each fingerprint winnowing selects, in text order. A text with at
     /// least one k-gram but fewer than `w` yields the minimum of the k-grams it has.
-    ///
-    /// The text is normalised a block at a time into a buffer without branching on each byte
-    /// (a branch per word boundary would be mispredicted every few bytes), then rolled; the
-    /// last `k + w` normalised bytes are carried into the next block.
-    pub fn fingerprints(&self, text: &str, mut emit: impl FnMut(Fingerprint)) {
-        let bytes = text.as_bytes();
-        // Sized for the text when it is short. The buffers of the last call on this thread
-        // are reused: a payload has hundreds of short segments, and allocating and zeroing
-        // two buffers per segment cost about as much as hashing them.
-        let capacity = CAPACITY.min(2 * bytes.len() + CARRY + 16);
-        let (mut norm, mut pos) = SCRATCH.take();
-        if norm.len() < capacity {
-            norm.resize(capacity, 0);
-            pos.resize(capacity, 0);
-        }
-        self.roll(text, &mut norm[..capacity], &mut pos[..capacity], &mut emit);
-        SCRATCH.set((norm, pos));
+    pub fn fingerprints(&self, text: &str, emit: impl FnMut(Fingerprint)) {
+        self.fingerprints_where(text, |_| true, emit);
     }
 
-    /// [`Winnow::fingerprints`] with its buffers, `capacity` bytes each.
-    fn roll(&self, text: &str, norm: &mut [u8], pos: &mut [u32], emit: &mut impl FnMut(Fingerprint)) {
+    /// [`Winnow::fingerprints`] restricted to the selected hashes `keep` accepts; the spans of
+    /// the others are never worked out.
+    ///
+    /// The text is processed a block at a time, in passes that each keep their state in
+    /// registers: normalisation into a buffer without branching on each byte (a branch per
+    /// word boundary would be mispredicted every few bytes), rolling hashes, winnowing, then
+    /// `keep` over the block's selections (independent lookups, so the cache misses of a large
+    /// index overlap). The last `k + w` normalised bytes are carried into the next block.
+    pub fn fingerprints_where(&self, text: &str, keep: impl Fn(u64) -> bool, mut emit: impl FnMut(Fingerprint)) {
+        // Sized for the text when it is short; taken out during the call, so a nested call
+        // just allocates its own.
+        let capacity = CAPACITY.min(2 * text.len() + CARRY + 16);
+        let mut scratch = SCRATCH.take();
+        scratch.grow_to(capacity);
+        self.roll(text, &mut scratch, capacity, &keep, &mut emit);
+        SCRATCH.set(scratch);
+    }
+
+    /// [`Winnow::fingerprints_where`] with its buffers, `capacity` entries each.
+    fn roll(
+        &self,
+        text: &str,
+        scratch: &mut Scratch,
+        capacity: usize,
+        keep: &impl Fn(u64) -> bool,
+        emit: &mut impl FnMut(Fingerprint),
+    ) {
+        let Scratch { norm, pos, grams, picked } = scratch;
+        let (norm, pos) = (&mut norm[..capacity], &mut pos[..capacity]);
+        let (grams, picked) = (&mut grams[..MAX_W + capacity], &mut picked[..capacity]);
+        // grams[..kept]: the last hashes of earlier blocks, the windows' history.
+        let mut kept = 0;
         let bytes = text.as_bytes();
-        let capacity = norm.len();
         let mut len = 0;
         // Global normalised index of norm[0], and of the next byte to roll.
         let mut base = 0;
         let mut rolled = 0;
+        let mut hash = 0u64;
         let mut select = Selector::new(self.k, self.w);
         let k = self.k;
         let table = &*self.table;
-        let leaving = &*self.leaving;
         let mut i = 0;
         while i < bytes.len() {
             if len > CARRY {
@@ -234,34 +247,72 @@ impl Winnow {
                 }
             }
             let mut t = rolled - base;
+            let mut filled = kept;
             // The first k - 1 bytes of the text only fill the first k-gram.
             while t < len && base + t + 1 < k {
-                select.hash = select.hash.rotate_left(1) ^ table[norm[t] as usize];
+                hash = hash.rotate_left(1) ^ table[norm[t] as usize];
                 t += 1;
             }
             if t < len && base + t < k {
-                select.hash = select.hash.rotate_left(1) ^ table[norm[t] as usize];
-                if let Some((selected, end)) = select.push(select.hash) {
-                    emit(fingerprint(text, pos, i, base, k, selected, end));
-                }
+                hash = hash.rotate_left(1) ^ table[norm[t] as usize];
+                grams[filled] = hash;
+                filled += 1;
                 t += 1;
             }
             // From then on each byte brings one in and takes the one k back out.
             if t < len {
-                let mut hash = select.hash;
-                for (&incoming, &outgoing) in norm[t..len].iter().zip(&norm[t - k..len - k]) {
-                    hash = hash.rotate_left(1) ^ (table[incoming as usize] ^ leaving[outgoing as usize]);
-                    if let Some((selected, end)) = select.push(hash) {
-                        emit(fingerprint(text, pos, i, base, k, selected, end));
-                    }
-                }
-                select.hash = hash;
+                hash = self.roll_hashes(hash, &norm[t..len], &norm[t - k..len - k], &mut grams[filled..]);
+                filled += len - t;
             }
             rolled = base + len;
+            let count = select.push_all(grams, kept, filled, picked);
+            // k-gram number of grams[0]; number `j` ends at normalised byte `j + k - 1`.
+            let first = select.grams - filled;
+            for &at in &picked[..count] {
+                let selected = grams[at as usize];
+                if keep(selected) {
+                    emit(fingerprint(text, pos, i, base, k, selected, first + at as usize + k - 1));
+                }
+            }
+            let carried = filled.min(MAX_W);
+            grams.copy_within(filled - carried..filled, 0);
+            kept = carried;
         }
-        if let Some((hash, end)) = select.finish() {
-            emit(fingerprint(text, pos, i, base, k, hash, end));
+        if let Some((selected, end)) = select.finish()
+            && keep(selected)
+        {
+            emit(fingerprint(text, pos, i, base, k, selected, end));
         }
+    }
+
+    /// Rolls `hash` on over the normalised bytes `incoming`, taking back out `outgoing`, the
+    /// bytes `k` before each; writes the hash of each k-gram to `grams` (room for one per
+    /// incoming byte) and returns the last.
+    ///
+    /// Two bytes a step, both hashes computed from the one before them (rotation distributes
+    /// over xor): the chain of dependent operations is one rotate and one xor per two bytes
+    /// rather than per byte. A function of its own so that the hash stays in a register:
+    /// inside the block loop it was kept on the stack, and its store and reload were the
+    /// loop's latency.
+    #[inline(never)]
+    fn roll_hashes(&self, mut hash: u64, incoming: &[u8], outgoing: &[u8], grams: &mut [u64]) -> u64 {
+        let (table, leaving) = (&*self.table, &*self.leaving);
+        let change = |incoming: u8, outgoing: u8| table[incoming as usize] ^ leaving[outgoing as usize];
+        let (incoming_pairs, incoming_rest) = incoming.as_chunks::<2>();
+        let (outgoing_pairs, outgoing_rest) = outgoing.as_chunks::<2>();
+        let paired = 2 * incoming_pairs.len();
+        let (gram_pairs, _) = grams[..paired].as_chunks_mut::<2>();
+        for ((&[in0, in1], &[out0, out1]), pair) in incoming_pairs.iter().zip(outgoing_pairs).zip(gram_pairs) {
+            let (first, second) = (change(in0, out0), change(in1, out1));
+            pair[0] = hash.rotate_left(1) ^ first;
+            hash = hash.rotate_left(2) ^ (first.rotate_left(1) ^ second);
+            pair[1] = hash;
+        }
+        if let (Some(&last_in), Some(&last_out)) = (incoming_rest.first(), outgoing_rest.first()) {
+            hash = hash.rotate_left(1) ^ change(last_in, last_out);
+            grams[paired] = hash;
+        }
+        hash
     }
 
     /// The distinct fingerprint hashes of a text, sorted.
@@ -275,9 +326,36 @@ impl Winnow {
 }
 
 thread_local! {
-    /// The normalised bytes and their text offsets of [`Winnow::fingerprints`], kept between
-    /// calls (taken out during one, so a nested call just allocates its own).
-    static SCRATCH: std::cell::Cell<(Vec<u8>, Vec<u32>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new(Scratch::new()) };
+}
+
+/// The buffers of [`Winnow::fingerprints_where`], kept between calls on a thread: a payload
+/// has hundreds of short segments, and allocating and zeroing them per segment cost about as
+/// much as hashing them.
+#[derive(Default)]
+struct Scratch {
+    /// Normalised bytes, and the text offset of each.
+    norm: Vec<u8>,
+    pos: Vec<u32>,
+    /// Hashes of the k-grams of the current block, after the last `w` of earlier ones.
+    grams: Vec<u64>,
+    /// Selections of the current block, as indices into `grams` (at most one per k-gram).
+    picked: Vec<u32>,
+}
+
+impl Scratch {
+    const fn new() -> Self {
+        Self { norm: Vec::new(), pos: Vec::new(), grams: Vec::new(), picked: Vec::new() }
+    }
+
+    fn grow_to(&mut self, capacity: usize) {
+        if self.norm.len() < capacity {
+            self.norm.resize(capacity, 0);
+            self.pos.resize(capacity, 0);
+            self.grams.resize(MAX_W + capacity, 0);
+            self.picked.resize(capacity, 0);
+        }
+    }
 }
 
 /// Source bytes normalised per block.
@@ -308,17 +386,13 @@ fn fingerprint(text: &str, pos: &[u32], reached: usize, base: usize, k: usize, h
     Fingerprint { hash, start, end: last + width }
 }
 
-/// Winnowing's window: the last `w` k-gram hashes and which is selected. k-gram number `j`
-/// ends at normalised byte `j + k - 1`.
+/// Winnowing's selection: which k-gram is the window's minimum. k-gram number `j` ends at
+/// normalised byte `j + k - 1`.
 struct Selector {
     k: usize,
     w: usize,
-    /// The rolling hash.
-    hash: u64,
     /// k-grams seen.
     grams: usize,
-    /// Hashes by k-gram number mod RING.
-    window: [u64; RING],
     /// k-gram number and hash of the selected minimum.
     min: usize,
     min_hash: u64,
@@ -326,52 +400,60 @@ struct Selector {
 
 impl Selector {
     fn new(k: usize, w: usize) -> Self {
-        Self { k, w, hash: 0, grams: 0, window: [0; RING], min: 0, min_hash: 0 }
+        Self { k, w, grams: 0, min: 0, min_hash: 0 }
     }
 
-    /// Adds the next k-gram; returns a newly selected one (hash, end).
-    #[inline(always)]
-    fn push(&mut self, hash: u64) -> Option<(u64, usize)> {
-        let j = self.grams;
-        self.grams += 1;
-        self.window[j % RING] = hash;
+    /// Adds the next k-grams, `hashes[from..to]`; `hashes[..from]` are the last ones added
+    /// before (all of them, or at least `w`). Writes the indices in `hashes` of the newly
+    /// selected k-grams to `picked` (room for one per k-gram added) and returns how many.
+    ///
+    /// Once the first window is full, a new minimum is taken without a branch: one k-gram in
+    /// `w` brings one, at random, and a branch on it would be mispredicted.
+    fn push_all(&mut self, hashes: &[u64], from: usize, to: usize, picked: &mut [u32]) -> usize {
+        // k-gram number of hashes[0].
+        let first = self.grams - from;
         let w = self.w;
-        if hash < self.min_hash && self.min + w > j {
-            // The usual change: a new minimum while the old one is still in the window.
-            self.min = j;
-            self.min_hash = hash;
-            return (j + 1 >= w).then_some((hash, j + self.k - 1));
+        let mut count = 0;
+        let mut at = from;
+        // The first window: the rightmost minimum so far, reported once the window is full.
+        while at < to && first + at < w {
+            let (j, hash) = (first + at, hashes[at]);
+            if j == 0 || hash <= self.min_hash {
+                (self.min, self.min_hash) = (j, hash);
+            }
+            if j + 1 == w {
+                picked[count] = (self.min - first) as u32;
+                count += 1;
+            }
+            at += 1;
         }
-        if j + 1 < w {
-            // First window still filling: rightmost minimum so far.
-            if j == 0 || hash <= self.min_hash {
-                self.min = j;
-                self.min_hash = hash;
-            }
-            None
-        } else if j + 1 == w {
-            if j == 0 || hash <= self.min_hash {
-                self.min = j;
-                self.min_hash = hash;
-            }
-            Some((self.min_hash, self.min + self.k - 1))
-        } else if self.min + w <= j {
-            // The selected minimum left the window: rightmost minimum of the new window.
-            let mut best = j;
-            let mut best_hash = hash;
-            for i in (j + 1 - w..j).rev() {
-                let h = self.window[i % RING];
-                if h < best_hash {
-                    best = i;
-                    best_hash = h;
+        let (mut min, mut min_hash) = (self.min, self.min_hash);
+        let start = at;
+        for (offset, &hash) in hashes[start..to].iter().enumerate() {
+            let at = start + offset;
+            let j = first + at;
+            if min + w <= j {
+                // The selected minimum left the window: rightmost minimum of the new window.
+                (min, min_hash) = (j, hash);
+                let opens = at + 1 - w;
+                for (i, &h) in hashes[opens..at].iter().enumerate().rev() {
+                    if h < min_hash {
+                        (min, min_hash) = (first + opens + i, h);
+                    }
                 }
+                picked[count] = (min - first) as u32;
+                count += 1;
+            } else {
+                // Below the minimum of the window before, so the minimum of this one.
+                let lower = hash < min_hash;
+                picked[count] = at as u32;
+                count += usize::from(lower);
+                min = std::hint::select_unpredictable(lower, j, min);
+                min_hash = std::hint::select_unpredictable(lower, hash, min_hash);
             }
-            self.min = best;
-            self.min_hash = best_hash;
-            Some((best_hash, best + self.k - 1))
-        } else {
-            None
         }
+        (self.grams, self.min, self.min_hash) = (first + to, min, min_hash);
+        count
     }
 
     /// The minimum of a text with fewer than `w` k-grams.
@@ -494,10 +576,16 @@ impl HashIndex {
         self.hashes.is_empty()
     }
 
+    /// False: certainly absent; true: maybe present (one load from the filter).
+    #[inline]
+    pub fn may_contain(&self, hash: u64) -> bool {
+        !self.hashes.is_empty() && self.filter.may_contain(hash)
+    }
+
     /// The entries holding `hash` (positions for [`HashIndex::value`]), sorted by value.
     #[inline]
     pub fn find(&self, hash: u64) -> Range<usize> {
-        if self.hashes.is_empty() || !self.filter.may_contain(hash) {
+        if !self.may_contain(hash) {
             return 0..0;
         }
         let bucket = (hash >> self.shift) as usize;
@@ -657,7 +745,8 @@ impl Detector for DocumentIndex {
         }
         // (document, index entry, start, end) of every fingerprint the text shares.
         let mut hits: Vec<(u32, u32, usize, usize)> = Vec::new();
-        self.winnow.fingerprints(text, |fp| {
+        let known = |hash| self.index.may_contain(hash);
+        self.winnow.fingerprints_where(text, known, |fp| {
             for entry in self.index.find(fp.hash) {
                 hits.push((self.index.value(entry), entry as u32, fp.start, fp.end));
             }
@@ -934,6 +1023,10 @@ mod tests {
             let mut streamed = Vec::new();
             winnow.fingerprints(&text, |fp| streamed.push(fp));
             assert_eq!(streamed, reference(&winnow, &text), "k {k} w {w}");
+            let mut kept = Vec::new();
+            winnow.fingerprints_where(&text, |hash| hash % 3 == 0, |fp| kept.push(fp));
+            streamed.retain(|fp| fp.hash % 3 == 0);
+            assert_eq!(kept, streamed, "k {k} w {w}: filtered");
             for short in ["", "ab", "abcdefghij", "İİİİİİİİİİİİİİİİİİİİİİİ x"] {
                 let mut streamed = Vec::new();
                 winnow.fingerprints(short, |fp| streamed.push(fp));

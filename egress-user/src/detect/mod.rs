@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod taint;
 
 use std::{
+    borrow::Cow,
     collections::{HashMap, hash_map::Entry},
     io::Read as _,
     ops::Range,
@@ -107,8 +108,9 @@ impl SpanMap {
 
 /// A piece of decoded text to scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Segment {
-    pub text: String,
+pub struct Segment<'p> {
+    /// Borrowed from the payload when it is there verbatim (most JSON strings).
+    pub text: Cow<'p, str>,
     /// JSON path of the string value it came from (`$.messages[3].content`), if any.
     pub json_path: Option<String>,
     pub map: SpanMap,

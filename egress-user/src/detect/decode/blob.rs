@@ -2,12 +2,15 @@
 //! percent-encoded blobs. Only what decodes to text is kept: a blob that decodes to binary
 //! (an image, a hash, an identifier that merely looks like base64) holds nothing a text
 //! detector could find.
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use memchr::{memchr, memchr_iter};
 
 use super::{Segment, SpanMap, compose, hex_pair, percent_decode, to_text};
+use crate::detect::ascii;
 
 const MIN_BASE64: usize = 16;
 const MIN_HEX: usize = 16;
@@ -56,7 +59,7 @@ const fn classes() -> [u8; 256] {
 }
 
 /// Appends the segments decoded from `segment`'s text, one level deeper.
-pub(super) fn expand(segment: &Segment, out: &mut Vec<Segment>) {
+pub(super) fn expand(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
     query_values(segment, out);
     if memchr(b'%', segment.text.as_bytes()).is_some() {
         percent_blobs(segment, out);
@@ -64,8 +67,8 @@ pub(super) fn expand(segment: &Segment, out: &mut Vec<Segment>) {
     encoded_runs(segment, out);
 }
 
-fn child(parent: &Segment, text: String, map: SpanMap) -> Segment {
-    Segment { text, json_path: parent.json_path.clone(), map, depth: parent.depth.saturating_add(1) }
+fn child<'p>(parent: &Segment<'_>, text: String, map: SpanMap) -> Segment<'p> {
+    Segment { text: Cow::Owned(text), json_path: parent.json_path.clone(), map, depth: parent.depth.saturating_add(1) }
 }
 
 /// Bytes that can be part of a URL as people write it (raw UTF-8 included).
@@ -75,7 +78,7 @@ fn is_url_byte(b: u8) -> bool {
 
 /// The percent-decoded values of the query strings of URLs in the text. Values that decoding
 /// would not change are already in the text as they are, and get no segment.
-fn query_values(segment: &Segment, out: &mut Vec<Segment>) {
+fn query_values(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
     let text = segment.text.as_bytes();
     let mut covered = 0;
     let mut starts = Vec::new();
@@ -123,7 +126,7 @@ fn query_values(segment: &Segment, out: &mut Vec<Segment>) {
 
 /// Runs of URL bytes holding at least [`MIN_ESCAPES`] `%XX` escapes, outside URLs (whose
 /// query values [`query_values`] reads), decoded when they decode to text.
-fn percent_blobs(segment: &Segment, out: &mut Vec<Segment>) {
+fn percent_blobs(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
     let text = segment.text.as_bytes();
     let mut from = 0;
     let mut starts = Vec::new();
@@ -158,19 +161,32 @@ fn has_scheme(run: &[u8]) -> bool {
 /// Runs of base64-alphabet characters: pure hex ones are hex candidates, the others base64
 /// candidates.
 ///
-/// Only runs of `MIN_RUN` characters or more matter, so the scan looks at the last byte of
-/// the shortest window that could hold one: if that byte ends a run (the common case in
-/// prose), no run starting in the window is long enough, and the scan jumps past it.
-fn encoded_runs(segment: &Segment, out: &mut Vec<Segment>) {
+/// Only runs of `MIN_RUN` characters or more matter, so the text is first searched 64 bytes
+/// at a time, with a byte mask of (a superset of) the alphabet, for the first place where
+/// `MIN_RUN` of them follow one another; in prose there is none, and the search moves on to
+/// the start of the block's last run.
+fn encoded_runs(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
     const MIN_RUN: usize = if MIN_BASE64 < MIN_HEX { MIN_BASE64 } else { MIN_HEX };
     let text = segment.text.as_bytes();
     let class = |at: usize| CLASS[text[at] as usize];
     // No run starts before `i` that was not handled: `text[i - 1]` ends one.
     let mut i = 0;
     while i + MIN_RUN <= text.len() {
-        let probe = i + MIN_RUN - 1;
+        let block = &text[i..text.len().min(i + 64)];
+        let alphabet = ascii::base64_superset_mask(block);
+        let long = starts_of_long_runs(alphabet, MIN_RUN);
+        if long == 0 {
+            if block.len() < 64 {
+                break;
+            }
+            // The block's last run is shorter than MIN_RUN: it may go on in the next block.
+            i += 64 - (!alphabet).leading_zeros() as usize;
+            continue;
+        }
+        let probe = i + long.trailing_zeros() as usize + MIN_RUN - 1;
         let mut seen = class(probe);
         if seen == 0 {
+            // A byte of the superset only.
             i = probe + 1;
             continue;
         }
@@ -207,7 +223,19 @@ fn encoded_runs(segment: &Segment, out: &mut Vec<Segment>) {
     }
 }
 
-fn hex_blob(segment: &Segment, start: usize, end: usize, out: &mut Vec<Segment>) {
+/// Bit `k` set where bits `k..k + run` of `mask` all are.
+fn starts_of_long_runs(mask: u64, run: usize) -> u64 {
+    let mut starts = mask;
+    let mut covered = 1;
+    while covered < run {
+        let step = covered.min(run - covered);
+        starts &= starts >> step;
+        covered += step;
+    }
+    starts
+}
+
+fn hex_blob(segment: &Segment<'_>, start: usize, end: usize, out: &mut Vec<Segment<'_>>) {
     let digits = &segment.text.as_bytes()[start..end];
     if digits.len() < MIN_HEX || !digits.len().is_multiple_of(2) {
         return;
@@ -224,7 +252,7 @@ fn hex_blob(segment: &Segment, start: usize, end: usize, out: &mut Vec<Segment>)
 }
 
 /// `end` includes the padding, `body_end` does not.
-fn base64_blob(segment: &Segment, start: usize, body_end: usize, end: usize, seen: u8, out: &mut Vec<Segment>) {
+fn base64_blob(segment: &Segment<'_>, start: usize, body_end: usize, end: usize, seen: u8, out: &mut Vec<Segment<'_>>) {
     // Mixed alphabets are a path or an identifier; base64 of anything longer than a few
     // bytes has both cases, which lowercase words, snake_case names and UUIDs lack.
     if seen & (STD_ONLY | URL_ONLY) == STD_ONLY | URL_ONLY || seen & (UPPER | LOWER) != UPPER | LOWER {
@@ -285,4 +313,21 @@ fn mostly_printable(bytes: &[u8]) -> bool {
         binary += usize::from(control);
     }
     binary * 100 <= bytes.len() * MAX_BINARY_PERCENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_mask_holds_every_byte_of_the_alphabets() {
+        for byte in 0..=u8::MAX {
+            if CLASS[usize::from(byte)] != 0 {
+                assert_eq!(ascii::base64_superset_mask(&[byte; 8]), 0xff, "{byte:#x}");
+                assert_eq!(ascii::base64_superset_mask(&[byte]), 1, "{byte:#x}");
+            }
+        }
+        assert_eq!(starts_of_long_runs(0b0111_1111_0111, 3), 0b0001_1111_0001);
+        assert_eq!(starts_of_long_runs(u64::MAX, 16), u64::MAX >> 15);
+    }
 }

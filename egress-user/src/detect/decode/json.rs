@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use memchr::{memchr, memchr2};
 
-use super::{Segment, SpanMap, is_plain_key, to_text};
+use super::{Segment, SpanMap, is_plain_key, payload_text, to_text};
 
 /// Path components past this nesting are elided (`…`): a path is cloned into every segment,
 /// so an unbounded one would make a deeply nested payload cost quadratic memory.
@@ -44,7 +44,7 @@ enum Frame {
 
 /// Walks the JSON values that follow one another from `start` (one document, or JSON Lines),
 /// appending a segment per string value, long number and unusual key.
-pub(super) fn walk(payload: &[u8], start: usize, out: &mut Vec<Segment>) -> End {
+pub(super) fn walk<'p>(payload: &'p [u8], start: usize, out: &mut Vec<Segment<'p>>) -> End {
     let mut walker = Walker { b: payload, out, path: String::from("$"), frames: Vec::new() };
     let mut pos = start;
     loop {
@@ -73,7 +73,7 @@ fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 
 struct Walker<'a, 'o> {
     b: &'a [u8],
-    out: &'o mut Vec<Segment>,
+    out: &'o mut Vec<Segment<'a>>,
     path: String,
     frames: Vec<Frame>,
 }
@@ -86,7 +86,7 @@ struct Token {
     next: usize,
 }
 
-impl Walker<'_, '_> {
+impl<'a> Walker<'a, '_> {
     /// Reads one whole value from `pos`; returns the offset after it.
     fn value(&mut self, mut pos: usize) -> Result<usize, Stop> {
         'value: loop {
@@ -176,13 +176,13 @@ impl Walker<'_, '_> {
             let (text, starts) = unescape(self.b, token.content.clone());
             let text = to_text(text);
             if !text.is_empty() && !is_plain_key(text.as_bytes()) {
-                self.emit(text.clone(), SpanMap::Bytes(starts));
+                self.emit(Cow::Owned(text.clone()), SpanMap::Bytes(starts));
             }
             self.push_key(&text);
         } else {
             let raw = &self.b[token.content.clone()];
             if !raw.is_empty() && !is_plain_key(raw) {
-                self.emit(to_text(raw.to_vec()), SpanMap::Offset(token.content.start));
+                self.emit(payload_text(raw), SpanMap::Offset(token.content.start));
             }
             match std::str::from_utf8(raw) {
                 Ok(key) => self.push_key(key),
@@ -202,9 +202,10 @@ impl Walker<'_, '_> {
         if !token.content.is_empty() {
             if token.escaped {
                 let (text, starts) = unescape(self.b, token.content.clone());
-                self.emit(to_text(text), SpanMap::Bytes(starts));
+                self.emit(Cow::Owned(to_text(text)), SpanMap::Bytes(starts));
             } else {
-                self.emit(to_text(self.b[token.content.clone()].to_vec()), SpanMap::Offset(token.content.start));
+                let b = self.b;
+                self.emit(payload_text(&b[token.content.clone()]), SpanMap::Offset(token.content.start));
             }
         }
         if token.closed { Ok(token.next) } else { Err(Stop::Truncated) }
@@ -233,7 +234,7 @@ impl Walker<'_, '_> {
             end = digits_from(end);
         }
         if digits >= MIN_NUMBER_DIGITS {
-            self.emit(to_text(b[pos..end].to_vec()), SpanMap::Offset(pos));
+            self.emit(payload_text(&b[pos..end]), SpanMap::Offset(pos));
         }
         if end == b.len() { Err(Stop::Truncated) } else { Ok(end) }
     }
@@ -249,7 +250,7 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn emit(&mut self, text: String, map: SpanMap) {
+    fn emit(&mut self, text: Cow<'a, str>, map: SpanMap) {
         self.out.push(Segment { text, json_path: Some(self.path.clone()), map, depth: 0 });
     }
 

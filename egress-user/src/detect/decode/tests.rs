@@ -5,21 +5,21 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use super::*;
 
-fn decode(payload: &[u8], max_depth: u8) -> Vec<Segment> {
+fn decode(payload: &[u8], max_depth: u8) -> Vec<Segment<'_>> {
     segments(payload, max_depth)
 }
 
 /// The payload range of the first occurrence of `needle` in the segment's text.
-fn span(segment: &Segment, needle: &str) -> Range<usize> {
+fn span(segment: &Segment<'_>, needle: &str) -> Range<usize> {
     let at = segment.text.find(needle).unwrap_or_else(|| panic!("{needle:?} in {:?}", segment.text));
     segment.map.to_payload(at, at + needle.len())
 }
 
-fn find<'s>(segments: &'s [Segment], text: &str) -> &'s Segment {
+fn find<'s, 'p>(segments: &'s [Segment<'p>], text: &str) -> &'s Segment<'p> {
     segments.iter().find(|s| s.text == text).unwrap_or_else(|| panic!("segment {text:?} in {segments:#?}"))
 }
 
-fn at_path<'s>(segments: &'s [Segment], path: &str) -> &'s Segment {
+fn at_path<'s, 'p>(segments: &'s [Segment<'p>], path: &str) -> &'s Segment<'p> {
     segments
         .iter()
         .find(|s| s.json_path.as_deref() == Some(path) && s.depth == 0)
@@ -31,7 +31,7 @@ fn position(payload: &[u8], needle: &[u8]) -> usize {
 }
 
 /// Every map leads into the payload, and `Bytes` maps have one entry per text byte, plus one.
-fn check_maps(payload: &[u8], segments: &[Segment]) {
+fn check_maps(payload: &[u8], segments: &[Segment<'_>]) {
     for segment in segments {
         let len = segment.text.len();
         match &segment.map {
@@ -116,7 +116,7 @@ fn form_body_values_are_percent_decoded() {
     let payload = b"name=John+Smith&email=john%40example.com&plan=pro&empty=&4111111111111111=x\r\n";
     let segments = decode(payload, 0);
     check_maps(payload, &segments);
-    let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+    let texts: Vec<&str> = segments.iter().map(|s| s.text.as_ref()).collect();
     assert_eq!(texts, ["John Smith", "john@example.com", "pro", "4111111111111111", "x"]);
     assert_eq!(&payload[span(&segments[0], "John Smith")], b"John+Smith");
     assert_eq!(&payload[span(&segments[1], "john@example.com")], b"john%40example.com");
@@ -174,6 +174,25 @@ fn base64_sentence_in_a_json_string_maps_to_the_whole_blob() {
     assert_eq!(span(decoded, "confidential"), at..at + blob.len());
     // Depth 0 decodes nothing.
     assert_eq!(decode(payload, 0).len(), 1);
+}
+
+#[test]
+fn blobs_are_found_wherever_they_fall_in_the_64_byte_search_blocks() {
+    let sentence = "The quarterly numbers are confidential, do not share.";
+    let blob = STANDARD.encode(sentence);
+    let hex = hex::encode("user ssn 123-45-6789 ok");
+    // Runs of the alphabet just short of a blob (and of punctuation only the search's
+    // superset holds) before it, so the blob starts and ends at every offset in a block.
+    for lead in 0..140 {
+        let filler: String = "abcdefghijklmno.,/ ".chars().cycle().take(lead).collect();
+        let text = format!("{filler} {blob} mid-text,{hex}");
+        let segments = decode(text.as_bytes(), 1);
+        check_maps(text.as_bytes(), &segments);
+        let decoded = find(&segments, sentence);
+        let at = lead + 1;
+        assert_eq!(decoded.map, SpanMap::Whole(at..at + blob.len()), "lead {lead}");
+        find(&segments, "user ssn 123-45-6789 ok");
+    }
 }
 
 #[test]
