@@ -118,6 +118,11 @@ const WORDS: &[(u32, &[&str])] = &[
             "dob",
             "d.o.b",
             "date of birth",
+            // Field names in code, logs and config.
+            "date_of_birth",
+            "date-of-birth",
+            "dateofbirth",
+            "birth_date",
             "birth date",
             "birthdate",
             "birthday",

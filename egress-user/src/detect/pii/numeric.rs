@@ -875,6 +875,12 @@ impl<'a, 's> Scan<'a, 's> {
         if !(1900..=self.det.max_year).contains(&year) {
             return;
         }
+        // A date with a time that starts a line is a log line's timestamp, whatever the line
+        // before it said.
+        let line_start = s == 0 || matches!(self.b[s - 1], b'\n' | b'\r');
+        if line_start && self.b.get(e) == Some(&b'T') {
+            return;
+        }
         let near = self.has(s, cx::DOB) || self.det.ctx.families(self.b, e, e + 30) & cx::DOB != 0;
         if near {
             out.push(Match {

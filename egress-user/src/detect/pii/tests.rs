@@ -564,6 +564,14 @@ fn dates_of_birth_near_birth_words() {
     one("dob 1985-03-12T00:00:00Z", "date_of_birth", "1985-03-12");
     one("she was born on 12 March 1985 in Leeds", "date_of_birth", "12 March 1985");
     one("Date of birth: 03/12/1985", "date_of_birth", "03/12/1985");
+    one("profile update date_of_birth=\"1944-06-06\"", "date_of_birth", "1944-06-06");
+    one("dateOfBirth: 16.09.1973", "date_of_birth", "16.09.1973");
+    // The next log line's timestamp is not a second date of birth.
+    one(
+        "2025-05-01T09:23:46Z INFO update date_of_birth=\"1944-06-06\"\n2025-05-01T09:23:47Z INFO done",
+        "date_of_birth",
+        "1944-06-06",
+    );
     one("Geburtsdatum: 12.03.1985", "date_of_birth", "12.03.1985");
     one("birthday is March 12, 1985.", "date_of_birth", "March 12, 1985");
     one("née le 4 février 1990", "date_of_birth", "4 février 1990");
