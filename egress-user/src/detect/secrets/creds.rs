@@ -238,6 +238,8 @@ fn assignment(t: &[u8], id_start: usize, id_end: usize) -> Option<Found> {
         1
     } else if cli && p > spaces_from && closers == 0 {
         0
+    } else if closers == 0 && p > spaces_from {
+        return prose(t, id_start, id_end, p);
     } else {
         return None;
     };
@@ -285,6 +287,41 @@ fn assignment(t: &[u8], id_start: usize, id_end: usize) -> Option<Found> {
         "password_assignment"
     };
     Some(Found { detector, start, end, confidence, label: Some(label) })
+}
+
+/// A password given in a sentence: `the wifi password is Galaxy260!gQP`, with `p` just
+/// after the keyword's spaces. Prose says "the password is required" too, so the value must
+/// look like a password: eight or more characters with a letter and a digit or symbol, and
+/// not all lower case.
+fn prose(t: &[u8], id_start: usize, id_end: usize, p: usize) -> Option<Found> {
+    let rest = &t[p..];
+    let verb = [&b"is "[..], b"was ", b"is: "]
+        .into_iter()
+        .find(|verb| rest.len() >= verb.len() && rest[..verb.len()].eq_ignore_ascii_case(verb))?;
+    let keyword = keyword_of(t, id_start, id_end, false)?;
+    if keyword.class != Class::Password {
+        return None;
+    }
+    let start = p + verb.len();
+    let mut end = start;
+    // A sentence ends the value at a space or a quote (`&` and `;` may be in a password).
+    while end < t.len() && end - start <= 64 && !(t[end].is_ascii_whitespace() || matches!(t[end], b'"' | b'\\' | b'<'))
+    {
+        end += 1;
+    }
+    // The sentence's own punctuation is not part of the password.
+    while end > start && matches!(t[end - 1], b'.' | b',' | b';' | b':') {
+        end -= 1;
+    }
+    let v = &t[start..end];
+    let letter = v.iter().any(u8::is_ascii_alphabetic);
+    let digit_or_symbol = v.iter().any(|b| b.is_ascii_digit() || b.is_ascii_punctuation());
+    let not_lower = v.iter().any(|b| !b.is_ascii_lowercase());
+    if v.len() < 8 || v.len() > 64 || !letter || !digit_or_symbol || !not_lower {
+        return None;
+    }
+    let (confidence, label) = judge_value(keyword, v, false)?;
+    Some(Found { detector: "password_assignment", start, end, confidence, label: Some(label) })
 }
 
 /// End of a quoted value starting at `from` (after the opening quote), on one line and at

@@ -436,6 +436,26 @@ fn jwts_need_a_json_header_with_alg() {
 }
 
 #[test]
+fn passwords_given_in_a_sentence_look_like_passwords() {
+    for (text, secret) in [
+        ("The wifi password is Galaxy260!gQP\nPlease call", "Galaxy260!gQP"),
+        ("fyi the admin password was Tr0ub4dor&3.", "Tr0ub4dor&3"),
+    ] {
+        assert_finds(text, "password_assignment", secret);
+    }
+    for text in [
+        "The password is required for every login.",
+        "Your password is incorrect, try again",
+        "the password is stored in vault",
+        "The password is 1234",
+        "Your password is: ********",
+        "the token is Galaxy260!gQP",
+    ] {
+        assert!(scan(text).iter().all(|m| m.detector != "password_assignment"), "{text}: {:#?}", scan(text));
+    }
+}
+
+#[test]
 fn passwords_in_urls_span_the_password_only() {
     assert_finds("DATABASE_URL=postgres://app:S3cr3tPw9@db.internal:5432/app", "password_in_url", "S3cr3tPw9");
     assert_finds(
