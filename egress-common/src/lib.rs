@@ -265,10 +265,47 @@ impl EventHeader {
     }
 }
 
+#[cfg(feature = "user")]
+impl Peer {
+    /// The address and port, as the layout above stores them.
+    pub fn socket_addr(&self) -> core::net::SocketAddr {
+        let mut bytes = [0u8; 16];
+        for (chunk, word) in bytes.as_chunks_mut::<4>().0.iter_mut().zip(self.ip) {
+            *chunk = word.to_ne_bytes();
+        }
+        let ip = match self.family {
+            AF_INET => core::net::IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            _ => core::net::IpAddr::from(bytes),
+        };
+        core::net::SocketAddr::new(ip, self.port as u16)
+    }
+}
+
+/// `Peer::family` of an IPv4 peer (Linux `AF_INET`).
+#[cfg(feature = "user")]
+const AF_INET: u32 = 2;
+
 #[cfg(all(test, feature = "user"))]
 mod tests {
     extern crate std;
     use super::*;
+
+    #[test]
+    fn peers_read_as_address_and_port() {
+        use std::string::ToString as _;
+        let v4 = Peer { family: 2, port: 8443, local_port: 50000, ip: [u32::from_ne_bytes([127, 0, 0, 1]), 0, 0, 0] };
+        assert_eq!(v4.socket_addr().to_string(), "127.0.0.1:8443");
+        let mut loopback6 = [0u32; 4];
+        loopback6[3] = u32::from_ne_bytes([0, 0, 0, 1]);
+        let v6 = Peer { family: 10, port: 443, local_port: 50001, ip: loopback6 };
+        assert_eq!(v6.socket_addr().to_string(), "[::1]:443");
+        let octets = "2001:db8::7".parse::<core::net::Ipv6Addr>().unwrap().octets();
+        let mut ip = [0u32; 4];
+        for (word, chunk) in ip.iter_mut().zip(octets.as_chunks::<4>().0) {
+            *word = u32::from_ne_bytes(*chunk);
+        }
+        assert_eq!(Peer { family: 10, port: 443, local_port: 0, ip }.socket_addr().to_string(), "[2001:db8::7]:443");
+    }
 
     #[test]
     fn header_round_trips_through_a_record() {

@@ -22,19 +22,12 @@ pub fn refuse_connect4(ctx: SockAddrContext) -> i32 {
     let (ip, port) = unsafe { ((*ctx.sock_addr).user_ip4, (*ctx.sock_addr).user_port) };
     let octets = ip.to_ne_bytes();
     let peer = Peer { family: AF_INET, port: port_of(port), local_port: 0, ip: [ip, 0, 0, 0] };
-    if DENY_V4.get(&Key::new(32, octets)).is_some() {
-        return refuse(peer, refusal::DENY_LIST, 0, true);
-    }
-    let Some(slot) = confinement() else {
-        return ALLOW;
-    };
-    let mut key = [0u8; 8];
-    key[..4].copy_from_slice(&slot.to_be_bytes());
-    key[4..].copy_from_slice(&octets);
-    if ALLOWED_V4.get(&Key::new(ALLOW_SLOT_BITS + 32, key)).is_some() {
-        return ALLOW;
-    }
-    refuse(peer, refusal::CONFINED, slot, enforcing())
+    judge(peer, DENY_V4.get(&Key::new(32, octets)).is_some(), |slot| {
+        let mut key = [0u8; 8];
+        key[..4].copy_from_slice(&slot.to_be_bytes());
+        key[4..].copy_from_slice(&octets);
+        ALLOWED_V4.get(&Key::new(ALLOW_SLOT_BITS + 32, key)).is_some()
+    })
 }
 
 #[cgroup_sock_addr(connect6)]
@@ -51,19 +44,24 @@ pub fn refuse_connect6(ctx: SockAddrContext) -> i32 {
         }
     }
     let peer = Peer { family: AF_INET6, port: port_of(port), local_port: 0, ip: words };
-    if DENY_V6.get(&Key::new(128, ip)).is_some() {
+    judge(peer, DENY_V6.get(&Key::new(128, ip)).is_some(), |slot| {
+        let mut key = [0u8; 20];
+        key[..4].copy_from_slice(&slot.to_be_bytes());
+        key[4..].copy_from_slice(&ip);
+        ALLOWED_V6.get(&Key::new(ALLOW_SLOT_BITS + 128, key)).is_some()
+    })
+}
+
+/// A denied destination is refused to everyone; otherwise a confined caller needs its slot's
+/// allowlist (`allowed_for`) to name the destination, and everyone else may connect.
+fn judge(peer: Peer, denied: bool, allowed_for: impl FnOnce(u32) -> bool) -> i32 {
+    if denied {
         return refuse(peer, refusal::DENY_LIST, 0, true);
     }
-    let Some(slot) = confinement() else {
-        return ALLOW;
-    };
-    let mut key = [0u8; 20];
-    key[..4].copy_from_slice(&slot.to_be_bytes());
-    key[4..].copy_from_slice(&ip);
-    if ALLOWED_V6.get(&Key::new(ALLOW_SLOT_BITS + 128, key)).is_some() {
-        return ALLOW;
+    match confinement() {
+        Some(slot) if !allowed_for(slot) => refuse(peer, refusal::CONFINED, slot, enforcing()),
+        _ => ALLOW,
     }
-    refuse(peer, refusal::CONFINED, slot, enforcing())
 }
 
 /// The code_exec slot the calling process is confined to, if any.

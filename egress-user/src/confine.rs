@@ -12,7 +12,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use egress_common::{ConnectRefusal, Peer, refusal};
+use egress_common::{ConnectRefusal, refusal};
 use ipnet::IpNet;
 
 use crate::{audit::AuditRecord, inspector::Writer, policy::Policy};
@@ -103,21 +103,6 @@ fn nameservers(resolv_conf: &str) -> Vec<IpAddr> {
         .collect()
 }
 
-/// The destination of a refused connect, as `ip:port`.
-pub fn destination(peer: &Peer) -> String {
-    let ip = match peer.family {
-        2 => IpAddr::from(peer.ip[0].to_ne_bytes()),
-        _ => {
-            let mut bytes = [0u8; 16];
-            for (chunk, word) in bytes.as_chunks_mut::<4>().0.iter_mut().zip(peer.ip) {
-                chunk.copy_from_slice(&word.to_ne_bytes());
-            }
-            IpAddr::from(bytes)
-        }
-    };
-    std::net::SocketAddr::new(ip, peer.port as u16).to_string()
-}
-
 /// The audit record of a `connect()` the kernel refused (or, in monitor mode, reported).
 pub fn refusal_record(
     policy: &Policy,
@@ -125,7 +110,7 @@ pub fn refusal_record(
     writer: &Writer,
     refused: &ConnectRefusal,
 ) -> AuditRecord {
-    let target = destination(&refused.peer);
+    let target = refused.peer.socket_addr().to_string();
     let tool = (refused.reason == refusal::CONFINED).then(|| confinement.tool_name(refused.slot)).flatten();
     let why = match (refused.reason, tool) {
         (refusal::DENY_LIST, _) => "in deny_destinations".to_owned(),
@@ -145,6 +130,8 @@ pub fn refusal_record(
 
 #[cfg(test)]
 mod tests {
+    use egress_common::Peer;
+
     use super::*;
 
     const POLICY: &str = "version: 1\nmode: enforce\ndefault_action: allow\nfail_mode: open\ntools:\n  - name: runner\n    class: code_exec\n    match: { host: runner }\n    destinations: [ 10.1.0.0/16, localhost ]\n    programs: [ /bin/sh, /nonexistent/tool ]\n  - name: closed\n    class: code_exec\n    match: { host: closed }\n    programs: [ /usr/bin/env ]\n  - name: unconfined\n    class: code_exec\n    match: { host: other }\n";
@@ -177,18 +164,6 @@ mod tests {
     fn nameservers_are_read_from_resolv_conf() {
         let conf = "# comment\nnameserver 10.0.0.2\nsearch example\nnameserver fe80::1%eth0\nnameserver bogus\n";
         assert_eq!(nameservers(conf), ["10.0.0.2".parse::<IpAddr>().unwrap(), "fe80::1".parse().unwrap()]);
-    }
-
-    #[test]
-    fn destinations_print_as_address_and_port() {
-        let v4 = Peer { family: 2, port: 8443, local_port: 0, ip: [u32::from_ne_bytes([10, 1, 2, 3]), 0, 0, 0] };
-        assert_eq!(destination(&v4), "10.1.2.3:8443");
-        let octets = "2001:db8::7".parse::<std::net::Ipv6Addr>().unwrap().octets();
-        let mut ip = [0u32; 4];
-        for (word, chunk) in ip.iter_mut().zip(octets.as_chunks::<4>().0) {
-            *word = u32::from_ne_bytes(*chunk);
-        }
-        assert_eq!(destination(&Peer { family: 10, port: 443, local_port: 0, ip }), "[2001:db8::7]:443");
     }
 
     #[test]

@@ -761,7 +761,7 @@ impl Daemon {
                 path
             }
         };
-        let peer = self.peer(header).map(|peer| format_peer(&peer));
+        let peer = self.peer(header).map(|peer| peer.socket_addr().to_string());
         let confined_to = match self.confinement.is_empty() {
             true => None,
             false => self.kernel.confined.get(&pid, 0).ok().and_then(|slot| self.confinement.tool_name(slot)),
@@ -938,19 +938,6 @@ fn deny_networks(policy: &Policy) -> Vec<IpNet> {
     networks
 }
 
-fn format_peer(peer: &Peer) -> String {
-    if peer.family == libc::AF_INET as u32 {
-        let ip = std::net::Ipv4Addr::from(u32::from_be(peer.ip[0]));
-        format!("{ip}:{}", peer.port)
-    } else {
-        let mut bytes = [0u8; 16];
-        for (chunk, word) in bytes.chunks_mut(4).zip(peer.ip) {
-            chunk.copy_from_slice(&word.to_ne_bytes());
-        }
-        format!("[{}]:{}", std::net::Ipv6Addr::from(bytes), peer.port)
-    }
-}
-
 fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime into a zeroed timespec; CLOCK_MONOTONIC is what bpf_ktime_get_ns reads.
     let mut now: libc::timespec = unsafe { std::mem::zeroed() };
@@ -975,21 +962,6 @@ async fn beat_forever(mut heartbeat: aya::maps::Array<MapData, u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn peers_print_as_ip_and_port() {
-        let v4 = Peer {
-            family: libc::AF_INET as u32,
-            port: 8443,
-            local_port: 50000,
-            ip: [u32::from_ne_bytes([127, 0, 0, 1]), 0, 0, 0],
-        };
-        assert_eq!(format_peer(&v4), "127.0.0.1:8443");
-        let mut loopback6 = [0u32; 4];
-        loopback6[3] = u32::from_ne_bytes([0, 0, 0, 1]);
-        let v6 = Peer { family: libc::AF_INET6 as u32, port: 443, local_port: 50001, ip: loopback6 };
-        assert_eq!(format_peer(&v6), "[::1]:443");
-    }
 
     #[test]
     fn latency_summary_gives_percentiles() {

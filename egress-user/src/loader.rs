@@ -282,14 +282,8 @@ impl Kernel {
 
     /// Replaces the networks refused at connect().
     pub fn set_deny_networks(&mut self, networks: &[IpNet]) -> anyhow::Result<()> {
-        let old_v4: Vec<Key<[u8; 4]>> = self.deny_v4.keys().filter_map(Result::ok).collect();
-        for key in old_v4 {
-            let _ = self.deny_v4.remove(&key);
-        }
-        let old_v6: Vec<Key<[u8; 16]>> = self.deny_v6.keys().filter_map(Result::ok).collect();
-        for key in old_v6 {
-            let _ = self.deny_v6.remove(&key);
-        }
+        clear(&mut self.deny_v4);
+        clear(&mut self.deny_v6);
         for network in networks {
             match network {
                 IpNet::V4(net) => {
@@ -306,14 +300,8 @@ impl Kernel {
 
     /// Replaces the destinations each confinement slot may reach (index = slot).
     pub fn set_allowed_destinations(&mut self, slots: &[Vec<IpNet>]) -> anyhow::Result<()> {
-        let old_v4: Vec<Key<[u8; 8]>> = self.allowed_v4.keys().filter_map(Result::ok).collect();
-        for key in old_v4 {
-            let _ = self.allowed_v4.remove(&key);
-        }
-        let old_v6: Vec<Key<[u8; 20]>> = self.allowed_v6.keys().filter_map(Result::ok).collect();
-        for key in old_v6 {
-            let _ = self.allowed_v6.remove(&key);
-        }
+        clear(&mut self.allowed_v4);
+        clear(&mut self.allowed_v6);
         for (slot, networks) in slots.iter().enumerate() {
             let slot_bytes = u32::try_from(slot)?.to_be_bytes();
             for network in networks {
@@ -374,6 +362,15 @@ impl Kernel {
     /// Leaves the pinned programs enforcing after this process exits (closed fail mode).
     pub fn leave_pinned(self) {
         drop(self);
+    }
+}
+
+/// Empties an LPM trie before it is filled anew (the keys are read first: removing while
+/// iterating would skip entries).
+fn clear<K: aya::Pod>(trie: &mut LpmTrie<MapData, K, u8>) {
+    let old: Vec<Key<K>> = trie.keys().filter_map(Result::ok).collect();
+    for key in old {
+        let _ = trie.remove(&key);
     }
 }
 
