@@ -422,7 +422,7 @@ impl Daemon {
         );
         tracing::info!(review = id, pid = writer.pid, comm = %writer.comm, "review {id}: held until a reviewer decides");
         if let Some(url) = &self.policy.review_webhook
-            && let Some(listed) = self.reviews.list(now).into_iter().find(|review| review.id == id)
+            && let Some(listed) = self.reviews.summary(id, now)
         {
             self.notifier.announce(url, &listed, self.metrics.clone());
         }

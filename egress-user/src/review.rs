@@ -62,6 +62,16 @@ struct Pending<T> {
     deadline: Instant,
 }
 
+impl<T> Pending<T> {
+    fn summary_at(&self, now: Instant) -> ReviewSummary {
+        ReviewSummary {
+            age_seconds: now.saturating_duration_since(self.created).as_secs(),
+            expires_in_seconds: self.deadline.saturating_duration_since(now).as_secs(),
+            ..self.summary.clone()
+        }
+    }
+}
+
 /// Pending reviews, each carrying what the daemon needs to finish it (`T`).
 pub struct ReviewQueue<T> {
     pending: BTreeMap<u64, Pending<T>>,
@@ -126,14 +136,12 @@ impl<T> ReviewQueue<T> {
     }
 
     pub fn list(&self, now: Instant) -> Vec<ReviewSummary> {
-        self.pending
-            .values()
-            .map(|pending| ReviewSummary {
-                age_seconds: now.saturating_duration_since(pending.created).as_secs(),
-                expires_in_seconds: pending.deadline.saturating_duration_since(now).as_secs(),
-                ..pending.summary.clone()
-            })
-            .collect()
+        self.pending.values().map(|pending| pending.summary_at(now)).collect()
+    }
+
+    /// One pending review as [`ReviewQueue::list`] shows it.
+    pub fn summary(&self, id: u64, now: Instant) -> Option<ReviewSummary> {
+        self.pending.get(&id).map(|pending| pending.summary_at(now))
     }
 
     /// What a pending review carries, for a reviewer's closer look.
