@@ -129,6 +129,51 @@ fn percentile_table(engine: &Engine) {
     }
 }
 
+/// Where the time of the 256 KiB payload goes: the engine with one group of detectors at a
+/// time (decoding alone first, then decoding plus the group), in ns per payload byte.
+fn breakdown(config: &DetectionConfig) {
+    use egress::detect::{Detector, dictionary, edm, fingerprint, pii, secrets, taint};
+    let salt = [7u8; 16];
+    let documents = config.documents_dir.as_ref().expect("documents");
+    let source = &config.edm[0];
+    let primary: Vec<&str> = source.primary.iter().map(String::as_str).collect();
+    let corroborating: Vec<&str> = source.corroborating.iter().map(String::as_str).collect();
+    let store = std::sync::Arc::new(std::sync::RwLock::new(taint::TaintStore::new(taint::TaintConfig::default())));
+    let groups: Vec<(&str, Vec<Box<dyn Detector>>)> = vec![
+        ("decoding", Vec::new()),
+        ("pii", pii::detectors()),
+        ("secrets", secrets::detectors()),
+        ("documents", vec![Box::new(fingerprint::DocumentIndex::from_dir(documents, 0.3).expect("documents"))]),
+        ("dictionary", vec![Box::new(dictionary::Dictionary::from_files(&config.dictionaries).expect("terms"))]),
+        (
+            "edm",
+            vec![Box::new(edm::ExactDataMatch::from_csv(&source.file, &primary, &corroborating, &salt).expect("edm"))],
+        ),
+        ("taint", vec![Box::new(taint::TaintDetector::new(store))]),
+    ];
+    let body = payload(256 * 1024);
+    println!("\n256 KiB payload, ns per byte: decoding alone, then each group with decoding subtracted");
+    let mut decoding = 0.0;
+    for (name, detectors) in groups {
+        let engine = Engine::new(detectors, salt, config.max_decode_depth);
+        let mut times: Vec<Duration> = (0..200)
+            .map(|_| {
+                let start = Instant::now();
+                black_box(engine.scan(black_box(&body)));
+                start.elapsed()
+            })
+            .collect();
+        times.sort_unstable();
+        let per_byte = times[times.len() / 2].as_nanos() as f64 / body.len() as f64;
+        if name == "decoding" {
+            decoding = per_byte;
+            println!("  {name:<11} {per_byte:>6.2}");
+        } else {
+            println!("  {name:<11} {:>6.2}", per_byte - decoding);
+        }
+    }
+}
+
 fn main() {
     let dir = std::env::temp_dir().join(format!("egress-bench-detect-{}", std::process::id()));
     let config = fixtures(&dir);
@@ -150,6 +195,7 @@ fn main() {
     }
     group.finish();
     percentile_table(&engine);
+    breakdown(&config);
     criterion.final_summary();
     let _ = std::fs::remove_dir_all(dir);
 }
