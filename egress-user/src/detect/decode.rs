@@ -16,6 +16,8 @@ mod tests;
 
 use std::borrow::Cow;
 
+use bumpalo::Bump;
+
 use super::{Segment, SpanMap};
 
 /// Keys made only of these bytes, short and with few digits, are plain field names
@@ -216,8 +218,9 @@ fn form_segments<'p>(body: &'p [u8], out: &mut Vec<Segment<'p>>) {
     }
 }
 
-/// Decodes a payload into the segments the detectors scan.
-pub fn segments(payload: &[u8], max_depth: u8) -> Vec<Segment<'_>> {
+/// Decodes a payload into the segments the detectors scan; their JSON paths are allocated in
+/// `paths`.
+pub fn segments<'p>(payload: &'p [u8], max_depth: u8, paths: &'p Bump) -> Vec<Segment<'p>> {
     // A chat request holds a string every 50 bytes or so; growing the vector from empty
     // would copy it half a dozen times.
     let mut out = Vec::with_capacity((payload.len() / 48).clamp(4, 1024));
@@ -226,7 +229,7 @@ pub fn segments(payload: &[u8], max_depth: u8) -> Vec<Segment<'_>> {
     let Some(first) = first else { return out };
     let trimmed = payload[first..].trim_ascii_end();
     if matches!(payload[first], b'{' | b'[') {
-        if let json::End::Syntax(at) = json::walk(payload, first, &mut out)
+        if let json::End::Syntax(at) = json::walk(payload, first, paths, &mut out)
             && payload[at..].iter().any(|b| !b.is_ascii_whitespace())
         {
             // Not JSON from here on (a log line, a stray token): scan the rest as text.

@@ -111,8 +111,10 @@ impl SpanMap {
 pub struct Segment<'p> {
     /// Borrowed from the payload when it is there verbatim (most JSON strings).
     pub text: Cow<'p, str>,
-    /// JSON path of the string value it came from (`$.messages[3].content`), if any.
-    pub json_path: Option<String>,
+    /// JSON path of the string value it came from (`$.messages[3].content`), if any; held in
+    /// the arena of the decoding, so that the hundreds of segments of a payload are not one
+    /// allocation each.
+    pub json_path: Option<&'p str>,
     pub map: SpanMap,
     /// 0 for text read directly from the payload; +1 per layer of decoding.
     pub depth: u8,
@@ -293,7 +295,8 @@ impl Engine {
         let mut seen: HashMap<(&'static str, usize, usize), usize> = HashMap::new();
         let mut findings: Vec<Finding> = Vec::new();
         let mut matches = Vec::new();
-        let segments = decode::segments(payload, self.max_decode_depth);
+        let paths = bumpalo::Bump::new();
+        let segments = decode::segments(payload, self.max_decode_depth, &paths);
         // Detector by detector rather than segment by segment: each detector's tables and
         // code stay in the caches for the whole payload.
         for detector in &self.detectors {
@@ -307,7 +310,7 @@ impl Engine {
                         Entry::Occupied(known) => {
                             let known = &mut findings[*known.get()];
                             known.confidence = found.confidence;
-                            known.json_path.clone_from(&segment.json_path);
+                            known.json_path = segment.json_path.map(str::to_owned);
                             known.label = found.label;
                         }
                         Entry::Vacant(slot) => {
@@ -318,7 +321,7 @@ impl Engine {
                                 category: found.category,
                                 start: span.start,
                                 end: span.end,
-                                json_path: segment.json_path.clone(),
+                                json_path: segment.json_path.map(str::to_owned),
                                 confidence: found.confidence,
                                 label: found.label,
                                 value_hash: self.value_hash(value),

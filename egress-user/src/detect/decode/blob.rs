@@ -59,7 +59,7 @@ const fn classes() -> [u8; 256] {
 }
 
 /// Appends the segments decoded from `segment`'s text, one level deeper.
-pub(super) fn expand(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
+pub(super) fn expand<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>) {
     query_values(segment, out);
     if memchr(b'%', segment.text.as_bytes()).is_some() {
         percent_blobs(segment, out);
@@ -67,8 +67,8 @@ pub(super) fn expand(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
     encoded_runs(segment, out);
 }
 
-fn child<'p>(parent: &Segment<'_>, text: String, map: SpanMap) -> Segment<'p> {
-    Segment { text: Cow::Owned(text), json_path: parent.json_path.clone(), map, depth: parent.depth.saturating_add(1) }
+fn child<'p>(parent: &Segment<'p>, text: String, map: SpanMap) -> Segment<'p> {
+    Segment { text: Cow::Owned(text), json_path: parent.json_path, map, depth: parent.depth.saturating_add(1) }
 }
 
 /// Bytes that can be part of a URL as people write it (raw UTF-8 included).
@@ -78,7 +78,7 @@ fn is_url_byte(b: u8) -> bool {
 
 /// The percent-decoded values of the query strings of URLs in the text. Values that decoding
 /// would not change are already in the text as they are, and get no segment.
-fn query_values(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
+fn query_values<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>) {
     let text = segment.text.as_bytes();
     let mut covered = 0;
     let mut starts = Vec::new();
@@ -126,7 +126,7 @@ fn query_values(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
 
 /// Runs of URL bytes holding at least [`MIN_ESCAPES`] `%XX` escapes, outside URLs (whose
 /// query values [`query_values`] reads), decoded when they decode to text.
-fn percent_blobs(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
+fn percent_blobs<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>) {
     let text = segment.text.as_bytes();
     let mut from = 0;
     let mut starts = Vec::new();
@@ -165,7 +165,7 @@ fn has_scheme(run: &[u8]) -> bool {
 /// at a time, with a byte mask of (a superset of) the alphabet, for the first place where
 /// `MIN_RUN` of them follow one another; in prose there is none, and the search moves on to
 /// the start of the block's last run.
-fn encoded_runs(segment: &Segment<'_>, out: &mut Vec<Segment<'_>>) {
+fn encoded_runs<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>) {
     const MIN_RUN: usize = if MIN_BASE64 < MIN_HEX { MIN_BASE64 } else { MIN_HEX };
     let text = segment.text.as_bytes();
     let class = |at: usize| CLASS[text[at] as usize];
@@ -235,7 +235,7 @@ fn starts_of_long_runs(mask: u64, run: usize) -> u64 {
     starts
 }
 
-fn hex_blob(segment: &Segment<'_>, start: usize, end: usize, out: &mut Vec<Segment<'_>>) {
+fn hex_blob<'p>(segment: &Segment<'p>, start: usize, end: usize, out: &mut Vec<Segment<'p>>) {
     let digits = &segment.text.as_bytes()[start..end];
     if digits.len() < MIN_HEX || !digits.len().is_multiple_of(2) {
         return;
@@ -252,7 +252,14 @@ fn hex_blob(segment: &Segment<'_>, start: usize, end: usize, out: &mut Vec<Segme
 }
 
 /// `end` includes the padding, `body_end` does not.
-fn base64_blob(segment: &Segment<'_>, start: usize, body_end: usize, end: usize, seen: u8, out: &mut Vec<Segment<'_>>) {
+fn base64_blob<'p>(
+    segment: &Segment<'p>,
+    start: usize,
+    body_end: usize,
+    end: usize,
+    seen: u8,
+    out: &mut Vec<Segment<'p>>,
+) {
     // Mixed alphabets are a path or an identifier; base64 of anything longer than a few
     // bytes has both cases, which lowercase words, snake_case names and UUIDs lack.
     if seen & (STD_ONLY | URL_ONLY) == STD_ONLY | URL_ONLY || seen & (UPPER | LOWER) != UPPER | LOWER {

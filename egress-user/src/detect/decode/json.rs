@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use bumpalo::Bump;
 use memchr::{memchr, memchr2};
 
 use super::{Segment, SpanMap, is_plain_key, payload_text, to_text};
@@ -44,8 +45,8 @@ enum Frame {
 
 /// Walks the JSON values that follow one another from `start` (one document, or JSON Lines),
 /// appending a segment per string value, long number and unusual key.
-pub(super) fn walk<'p>(payload: &'p [u8], start: usize, out: &mut Vec<Segment<'p>>) -> End {
-    let mut walker = Walker { b: payload, out, path: String::from("$"), frames: Vec::new() };
+pub(super) fn walk<'p>(payload: &'p [u8], start: usize, paths: &'p Bump, out: &mut Vec<Segment<'p>>) -> End {
+    let mut walker = Walker { b: payload, out, paths, path: String::from("$"), frames: Vec::new() };
     let mut pos = start;
     loop {
         pos = skip_ws(payload, pos);
@@ -74,6 +75,9 @@ fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 struct Walker<'a, 'o> {
     b: &'a [u8],
     out: &'o mut Vec<Segment<'a>>,
+    /// Where the paths of segments are kept.
+    paths: &'a Bump,
+    /// Path of the value being read.
     path: String,
     frames: Vec<Frame>,
 }
@@ -251,7 +255,7 @@ impl<'a> Walker<'a, '_> {
     }
 
     fn emit(&mut self, text: Cow<'a, str>, map: SpanMap) {
-        self.out.push(Segment { text, json_path: Some(self.path.clone()), map, depth: 0 });
+        self.out.push(Segment { text, json_path: Some(self.paths.alloc_str(&self.path)), map, depth: 0 });
     }
 
     /// Whether the next path component must be elided; writes the marker once.
