@@ -68,16 +68,20 @@ impl Numeric {
 impl Detector for Numeric {
     fn scan(&self, text: &str, out: &mut Vec<Match>) {
         let b = text.as_bytes();
+        // Most strings of a chat have no digit: they cost the search and nothing else.
+        let Some(first) = next_digit(b, 0) else { return };
         let mut toks = [Tok::default(); MAX_TOKENS];
         let mut cache = Cache::new(&self.ctx);
         let mut pos = 0;
-        while let Some(p) = next_digit(b, pos) {
+        let mut found = Some(first);
+        while let Some(p) = found {
             let mut s = p;
             while s > pos && b[s - 1].is_ascii_alphanumeric() {
                 s -= 1;
             }
             let mut scan = Scan::new(self, text, s, &mut toks, &mut cache);
             pos = scan.run(out).max(p + 1);
+            found = next_digit(b, pos);
         }
     }
 }
