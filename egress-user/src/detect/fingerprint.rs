@@ -229,13 +229,57 @@ impl Winnow {
     /// bytes `k` before each; writes the hash of each k-gram to `grams` (room for one per
     /// incoming byte) and returns the last.
     ///
-    /// Two bytes a step, both hashes computed from the one before them (rotation distributes
-    /// over xor): the chain of dependent operations is one rotate and one xor per two bytes
-    /// rather than per byte. A function of its own so that the hash stays in a register:
-    /// inside the block loop it was kept on the stack, and its store and reload were the
-    /// loop's latency.
+    /// Rolling is a chain: each hash needs the one before. A long run is cut in two halves
+    /// rolled side by side, the second starting from its first k-gram's hash computed
+    /// outright, so that the processor works on two independent chains at once. A function
+    /// of its own so that the hashes stay in registers.
     #[inline(never)]
-    fn roll_hashes(&self, mut hash: u64, incoming: &[u8], outgoing: &[u8], grams: &mut [u64]) -> u64 {
+    fn roll_hashes(&self, hash: u64, incoming: &[u8], outgoing: &[u8], grams: &mut [u64]) -> u64 {
+        let n = incoming.len();
+        if n < 4 * self.k {
+            return self.roll_chain(hash, incoming, outgoing, grams);
+        }
+        // Even, so that both halves go two bytes a step; `outgoing[half..half + k]` is the
+        // k-gram that ends just before the second half.
+        let half = (n / 2) & !1;
+        let (table, leaving) = (&*self.table, &*self.leaving);
+        let change = |incoming: u8, outgoing: u8| table[incoming as usize] ^ leaving[outgoing as usize];
+        let middle = self.gram_hash(&outgoing[half..half + self.k]);
+        let (mut first, mut second) = (hash, middle);
+        let (first_grams, second_grams) = grams[..n].split_at_mut(half);
+        let (in_a, _) = incoming[..half].as_chunks::<2>();
+        let (out_a, _) = outgoing[..half].as_chunks::<2>();
+        let (in_b, _) = incoming[half..2 * half].as_chunks::<2>();
+        let (out_b, _) = outgoing[half..2 * half].as_chunks::<2>();
+        let (grams_a, _) = first_grams.as_chunks_mut::<2>();
+        let (grams_b, _) = second_grams[..half].as_chunks_mut::<2>();
+        let step = |hash: &mut u64, [in0, in1]: [u8; 2], [out0, out1]: [u8; 2], pair: &mut [u64; 2]| {
+            let (a, b) = (change(in0, out0), change(in1, out1));
+            pair[0] = hash.rotate_left(1) ^ a;
+            *hash = hash.rotate_left(2) ^ (a.rotate_left(1) ^ b);
+            pair[1] = *hash;
+        };
+        for (((((&ia, &oa), ga), &ib), &ob), gb) in
+            in_a.iter().zip(out_a).zip(grams_a).zip(in_b).zip(out_b).zip(grams_b.iter_mut())
+        {
+            step(&mut first, ia, oa, ga);
+            step(&mut second, ib, ob, gb);
+        }
+        debug_assert_eq!(first, middle, "the first half ends where the second began");
+        self.roll_chain(second, &incoming[2 * half..], &outgoing[2 * half..], &mut second_grams[half..])
+    }
+
+    /// The hash of one k-gram, outright: the terms of the rolling hash are independent of
+    /// each other.
+    fn gram_hash(&self, gram: &[u8]) -> u64 {
+        let k = gram.len() as u32;
+        gram.iter().enumerate().fold(0, |hash, (i, &b)| hash ^ self.table[b as usize].rotate_left(k - 1 - i as u32))
+    }
+
+    /// [`Winnow::roll_hashes`] as one chain, two bytes a step, both hashes computed from the
+    /// one before them (rotation distributes over xor): one rotate and one xor per two bytes
+    /// on the chain.
+    fn roll_chain(&self, mut hash: u64, incoming: &[u8], outgoing: &[u8], grams: &mut [u64]) -> u64 {
         let (table, leaving) = (&*self.table, &*self.leaving);
         let change = |incoming: u8, outgoing: u8| table[incoming as usize] ^ leaving[outgoing as usize];
         let (incoming_pairs, incoming_rest) = incoming.as_chunks::<2>();
