@@ -190,7 +190,14 @@ impl Winnow {
             (i, len) = normalise::block(text, i, stop, norm, pos, len, capacity);
             let mut t = rolled - base;
             let mut filled = kept;
-            // The first k - 1 bytes of the text only fill the first k-gram.
+            // The first k - 1 bytes of the text only fill the first k-gram, hashed outright
+            // when the block holds it (no chain through k bytes: a short text's main cost).
+            if base + t == 0 && len >= k {
+                hash = self.gram_hash(&norm[..k]);
+                grams[filled] = hash;
+                filled += 1;
+                t = k;
+            }
             while t < len && base + t + 1 < k {
                 hash = hash.rotate_left(1) ^ table[norm[t] as usize];
                 t += 1;
