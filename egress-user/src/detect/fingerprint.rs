@@ -29,7 +29,7 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::{Category, Detector, Match};
+use super::{Category, Detector, Match, Segment};
 
 mod minima;
 mod normalise;
@@ -850,49 +850,67 @@ impl DocumentIndex {
     }
 }
 
-impl Detector for DocumentIndex {
-    fn scan(&self, text: &str, out: &mut Vec<Match>) {
+impl DocumentIndex {
+    /// The documents that `texts` (numbered pieces of one payload) share enough fingerprints
+    /// with, counted over all the pieces together: a document copied into several messages
+    /// is as much a copy as one pasted whole. Calls `found` once per piece that holds some of
+    /// a reported document, with the span of its share in that piece.
+    fn find<'t>(&self, texts: impl IntoIterator<Item = (usize, &'t str)>, mut found: impl FnMut(usize, Match)) {
         if self.documents.is_empty() {
             return;
         }
-        // (document, index entry, start, end) of every fingerprint the text shares.
-        let mut hits: Vec<(u32, u32, usize, usize)> = Vec::new();
+        // (document, index entry, piece, start, end) of every fingerprint the texts share.
+        let mut hits: Vec<(u32, u32, usize, usize, usize)> = Vec::new();
         let known = |hash| self.index.may_contain(hash);
-        self.winnow.fingerprints_where(text, known, |fp| {
-            for entry in self.index.find(fp.hash) {
-                hits.push((self.index.value(entry), entry as u32, fp.start, fp.end));
-            }
-        });
+        for (piece, text) in texts {
+            self.winnow.fingerprints_where(text, known, |fp| {
+                for entry in self.index.find(fp.hash) {
+                    hits.push((self.index.value(entry), entry as u32, piece, fp.start, fp.end));
+                }
+            });
+        }
         if hits.is_empty() {
             return;
         }
-        hits.sort_unstable();
+        hits.sort_unstable_by_key(|&(document, entry, piece, start, _)| (document, entry, piece, start));
         for run in hits.chunk_by(|a, b| a.0 == b.0) {
             let info = &self.documents[run[0].0 as usize];
             let mut shared = 0usize;
             let mut last_entry = None;
-            let (mut start, mut end) = (usize::MAX, 0);
-            for &(_, entry, s, e) in run {
-                if last_entry != Some(entry) {
-                    shared += 1;
-                    last_entry = Some(entry);
-                }
-                start = start.min(s);
-                end = end.max(e);
+            for &(_, entry, ..) in run {
+                shared += usize::from(last_entry != Some(entry));
+                last_entry = Some(entry);
             }
             let total = info.fingerprints as usize;
             let share = shared as f32 / total as f32;
-            if shared >= MIN_SHARED.min(total) && share >= self.min_share {
-                out.push(Match {
-                    detector: "document",
-                    category: Category::Document,
-                    start,
-                    end,
-                    confidence: share.min(1.0),
-                    label: Some(info.name.clone()),
-                });
+            if shared < MIN_SHARED.min(total) || share < self.min_share {
+                continue;
+            }
+            // One match per piece, spanning the fingerprints it holds.
+            let mut by_piece: Vec<(usize, usize, usize)> =
+                run.iter().map(|&(_, _, piece, s, e)| (piece, s, e)).collect();
+            by_piece.sort_unstable();
+            for pieces in by_piece.chunk_by(|a, b| a.0 == b.0) {
+                let start = pieces.iter().map(|&(_, s, _)| s).min().unwrap_or(0);
+                let end = pieces.iter().map(|&(_, _, e)| e).max().unwrap_or(0);
+                let label = Some(info.name.clone());
+                let confidence = share.min(1.0);
+                found(
+                    pieces[0].0,
+                    Match { detector: "document", category: Category::Document, start, end, confidence, label },
+                );
             }
         }
+    }
+}
+
+impl Detector for DocumentIndex {
+    fn scan(&self, text: &str, out: &mut Vec<Match>) {
+        self.find([(0, text)], |_, found| out.push(found));
+    }
+
+    fn scan_segments(&self, segments: &[Segment<'_>], out: &mut Vec<(usize, Match)>) {
+        self.find(segments.iter().map(|segment| &*segment.text).enumerate(), |piece, found| out.push((piece, found)));
     }
 }
 
@@ -1261,6 +1279,43 @@ mod tests {
         assert!(m.confidence > 0.2 && m.confidence < 0.3, "{}", m.confidence);
         let high = DocumentIndex::from_documents(docs, 0.5);
         assert!(scan(&high, &payload).is_empty());
+    }
+
+    #[test]
+    fn a_document_split_across_a_payloads_strings_adds_up() {
+        let docs = corpus();
+        let doc = &docs[11].1;
+        // Three parts cut at words, each a third of the document: below a share of 0.5 alone.
+        let cuts: Vec<usize> =
+            [doc.len() / 3, 2 * doc.len() / 3].iter().map(|&at| at + doc[at..].find(' ').expect("a space")).collect();
+        let parts = [&doc[..cuts[0]], &doc[cuts[0]..cuts[1]], &doc[cuts[1]..]];
+        let engine = |min_share| {
+            crate::detect::Engine::new(
+                vec![Box::new(DocumentIndex::from_documents(docs.clone(), min_share))],
+                [1; 16],
+                2,
+            )
+        };
+        let request = |parts: &[&str]| {
+            let messages: Vec<_> =
+                parts.iter().map(|part| serde_json::json!({"role": "user", "content": part})).collect();
+            serde_json::to_vec(&serde_json::json!({ "messages": messages })).expect("json")
+        };
+        let payload = request(&parts);
+        let findings = engine(0.5).scan(&payload);
+        assert_eq!(findings.len(), 3, "{findings:?}");
+        for (index, finding) in findings.iter().enumerate() {
+            assert_eq!(finding.label.as_deref(), Some("doc11.txt"));
+            assert_eq!(finding.json_path.as_deref(), Some(format!("$.messages[{index}].content").as_str()));
+            assert!(finding.confidence > 0.9, "{}", finding.confidence);
+            // The span lies inside its own part, as the payload writes it (escaped).
+            let literal = serde_json::to_string(parts[index]).expect("json");
+            let from = memchr::memmem::find(&payload, literal.as_bytes()).expect("the part in the payload");
+            assert!(finding.start > from && finding.end < from + literal.len(), "{index}: {finding:?}");
+        }
+        // One part alone is below the share; with a lower share it is found alone.
+        assert!(engine(0.5).scan(&request(&parts[1..2])).is_empty());
+        assert_eq!(engine(0.25).scan(&request(&parts[1..2])).len(), 1);
     }
 
     #[test]

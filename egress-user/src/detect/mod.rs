@@ -75,6 +75,17 @@ pub struct Match {
 pub trait Detector: Send + Sync {
     /// Appends the matches found in one piece of decoded text.
     fn scan(&self, text: &str, out: &mut Vec<Match>);
+
+    /// Appends the matches found in the segments of one payload, each with the index of its
+    /// segment. A detector whose evidence adds up across a payload's strings (a document
+    /// copied into several messages) overrides this; the others scan each segment alone.
+    fn scan_segments(&self, segments: &[Segment<'_>], out: &mut Vec<(usize, Match)>) {
+        let mut matches = Vec::new();
+        for (index, segment) in segments.iter().enumerate() {
+            self.scan(&segment.text, &mut matches);
+            out.extend(matches.drain(..).map(|found| (index, found)));
+        }
+    }
 }
 
 /// Where a segment's bytes came from in the original payload.
@@ -294,39 +305,37 @@ impl Engine {
         // many findings a large payload has.
         let mut seen: HashMap<(&'static str, usize, usize), usize> = HashMap::new();
         let mut findings: Vec<Finding> = Vec::new();
-        let mut matches = Vec::new();
+        let mut matches: Vec<(usize, Match)> = Vec::new();
         let paths = bumpalo::Bump::new();
         let segments = decode::segments(payload, self.max_decode_depth, &paths);
         // Detector by detector rather than segment by segment: each detector's tables and
         // code stay in the caches for the whole payload.
         for detector in &self.detectors {
-            for segment in &segments {
-                matches.clear();
-                detector.scan(&segment.text, &mut matches);
-                for found in matches.drain(..) {
-                    let span = segment.map.to_payload(found.start, found.end);
-                    match seen.entry((found.detector, span.start, span.end)) {
-                        Entry::Occupied(known) if findings[*known.get()].confidence >= found.confidence => continue,
-                        Entry::Occupied(known) => {
-                            let known = &mut findings[*known.get()];
-                            known.confidence = found.confidence;
-                            known.json_path = segment.json_path.map(str::to_owned);
-                            known.label = found.label;
-                        }
-                        Entry::Vacant(slot) => {
-                            let value = segment.text.get(found.start..found.end).unwrap_or_default();
-                            slot.insert(findings.len());
-                            findings.push(Finding {
-                                detector: found.detector,
-                                category: found.category,
-                                start: span.start,
-                                end: span.end,
-                                json_path: segment.json_path.map(str::to_owned),
-                                confidence: found.confidence,
-                                label: found.label,
-                                value_hash: self.value_hash(value),
-                            });
-                        }
+            detector.scan_segments(&segments, &mut matches);
+            for (index, found) in matches.drain(..) {
+                let segment = &segments[index];
+                let span = segment.map.to_payload(found.start, found.end);
+                match seen.entry((found.detector, span.start, span.end)) {
+                    Entry::Occupied(known) if findings[*known.get()].confidence >= found.confidence => continue,
+                    Entry::Occupied(known) => {
+                        let known = &mut findings[*known.get()];
+                        known.confidence = found.confidence;
+                        known.json_path = segment.json_path.map(str::to_owned);
+                        known.label = found.label;
+                    }
+                    Entry::Vacant(slot) => {
+                        let value = segment.text.get(found.start..found.end).unwrap_or_default();
+                        slot.insert(findings.len());
+                        findings.push(Finding {
+                            detector: found.detector,
+                            category: found.category,
+                            start: span.start,
+                            end: span.end,
+                            json_path: segment.json_path.map(str::to_owned),
+                            confidence: found.confidence,
+                            label: found.label,
+                            value_hash: self.value_hash(value),
+                        });
                     }
                 }
             }

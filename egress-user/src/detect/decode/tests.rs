@@ -23,7 +23,7 @@ fn find<'s, 'p>(segments: &'s [Segment<'p>], text: &str) -> &'s Segment<'p> {
 fn at_path<'s, 'p>(segments: &'s [Segment<'p>], path: &str) -> &'s Segment<'p> {
     segments
         .iter()
-        .find(|s| s.json_path.as_deref() == Some(path) && s.depth == 0)
+        .find(|s| s.json_path == Some(path) && s.depth == 0)
         .unwrap_or_else(|| panic!("path {path} in {segments:#?}"))
 }
 
@@ -68,7 +68,7 @@ fn chat_completion_values_have_paths_and_spans() {
     assert_eq!(at_path(&segments, r#"$["a\"b"]"#).text, "q");
     // "weird key" is not a plain name: it is scanned too, with the object's path.
     let key = find(&segments, "weird key");
-    assert_eq!(key.json_path.as_deref(), Some("$"));
+    assert_eq!(key.json_path, Some("$"));
     assert_eq!(&payload[span(key, "key")], b"key");
     // Plain field names are not segments.
     assert!(!segments.iter().any(|s| s.text == "messages" || s.text == "role"));
@@ -143,7 +143,7 @@ fn url_query_values_in_a_json_string() {
     check_maps(payload, &segments);
     let email = find(&segments, "jane@corp.example");
     assert_eq!(email.depth, 1);
-    assert_eq!(email.json_path.as_deref(), Some("$.url"));
+    assert_eq!(email.json_path, Some("$.url"));
     assert_eq!(&payload[span(email, "jane@corp.example")], b"jane%40corp.example");
     assert_eq!(&payload[span(email, "corp")], b"corp");
     assert_eq!(find(&segments, "a b").depth, 1);
@@ -169,7 +169,7 @@ fn base64_sentence_in_a_json_string_maps_to_the_whole_blob() {
     check_maps(payload, &segments);
     let decoded = find(&segments, sentence);
     assert_eq!(decoded.depth, 1);
-    assert_eq!(decoded.json_path.as_deref(), Some("$.messages[0].content"));
+    assert_eq!(decoded.json_path, Some("$.messages[0].content"));
     let at = position(payload, blob.as_bytes());
     assert_eq!(decoded.map, SpanMap::Whole(at..at + blob.len()));
     assert_eq!(span(decoded, "confidential"), at..at + blob.len());
@@ -226,7 +226,7 @@ fn base64_of_base64_needs_depth_two() {
     let decoded = find(&deep, sentence);
     assert_eq!(decoded.depth, 2);
     assert_eq!(decoded.map, SpanMap::Whole(at..at + outer.len()));
-    assert_eq!(decoded.json_path.as_deref(), Some("$.data"));
+    assert_eq!(decoded.json_path, Some("$.data"));
 }
 
 #[test]
@@ -368,7 +368,7 @@ fn json_lines_numbers_and_unusual_keys() {
     assert_eq!(card.text, "4111111111111111");
     assert_eq!(card.map, SpanMap::Offset(position(payload, b"4111")));
     let key = find(&segments, "jane@example.com");
-    assert_eq!(key.json_path.as_deref(), Some("$[0]"));
+    assert_eq!(key.json_path, Some("$[0]"));
     assert_eq!(segments.len(), 3, "{segments:#?}");
 }
 
@@ -379,7 +379,7 @@ fn deep_nesting_is_elided_not_fatal() {
     let segments = decode(payload.as_bytes(), 1);
     let [deep] = segments.as_slice() else { panic!("{segments:?}") };
     assert_eq!(deep.text, "deep secret");
-    let path = deep.json_path.as_deref().expect("path");
+    let path = deep.json_path.expect("path");
     assert_eq!(path, format!("${}.…", "[0]".repeat(64)));
 }
 
