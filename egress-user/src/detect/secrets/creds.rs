@@ -703,7 +703,8 @@ pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
     let near = &buf[..vs - from];
     for rule in CONTEXT_RULES {
         let len_ok = (rule.min as usize..=rule.max as usize).contains(&v.len());
-        if !len_ok || !v.iter().all(|&b| has(rule.set, b)) {
+        // The name first: it is the cheapest check and the one that nearly always fails.
+        if !len_ok || !v.iter().all(|&b| has(rule.set, b)) || !named(near, &t[from..vs], rule.keyword.as_bytes()) {
             continue;
         }
         let structured = matches!(rule.check, Check::Custom(_));
@@ -719,9 +720,7 @@ pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
         if !structured && (c.digit == 0 || shannon(v) < if rule.set == HEX { 3.0 } else { 3.5 }) {
             continue;
         }
-        if named(near, &t[from..vs], rule.keyword.as_bytes()) {
-            return Some(Found::new(rule.name, vs, ve, rule.confidence));
-        }
+        return Some(Found::new(rule.name, vs, ve, rule.confidence));
     }
     None
 }
@@ -729,8 +728,11 @@ pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
 /// `name` occurs in `near` (`orig` lowercased) as a word or an identifier's first part: not
 /// after a letter (`laws`), and for short names not before a lowercase letter (`awsome`, but
 /// `AWSSecretKey` is fine).
+///
+/// Every occurrence is tried, overlapping ones too; those are after a letter of the name, so
+/// they never count (and a `memmem` searcher built per call costs more than this walk).
 fn named(near: &[u8], orig: &[u8], name: &[u8]) -> bool {
-    memchr::memmem::find_iter(near, name).any(|i| {
+    memchr::memchr_iter(name[0], near).filter(|&i| near[i..].starts_with(name)).any(|i| {
         let after_letter = i.checked_sub(1).is_some_and(|j| near[j].is_ascii_alphabetic());
         let glued = name.len() <= 4 && orig.get(i + name.len()).is_some_and(u8::is_ascii_lowercase);
         !after_letter && !glued

@@ -9,6 +9,12 @@
 //!   provider token has one; only a short window around each run goes through the
 //!   automaton of the token table's prefixes ([`rules`]).
 //!
+//! On a CPU with AVX-512 VBMI one vector pass ([`blocks`]) classifies the text first: it
+//! gives the token bytes the run scan needs and the few places a keyword literal may start,
+//! where the keyword automaton is then run anchored. The engine scans every JSON string on
+//! its own, so most calls are a few hundred bytes with nothing in them, and this pass is
+//! nearly all they cost.
+//!
 //! Each hit runs only the small checks of the literal it completes (a length and alphabet
 //! walk, a checksum, a JSON header parse).
 //!
@@ -21,6 +27,7 @@
 //! `****`, `xxxx`, `your-...`, `example`, a keyword used as its own value. `changeme` is
 //! treated as a placeholder, not a weak password: sending it leaks nothing.
 
+mod blocks;
 mod creds;
 mod entropy;
 mod keys;
@@ -31,9 +38,10 @@ mod tests;
 
 use std::collections::BTreeSet;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind, packed};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind, packed};
 
 use super::{Category, Detector, Match};
+use blocks::Block;
 use creds::Found;
 
 /// All secret detectors, compiled once.
@@ -92,8 +100,9 @@ struct Literals {
 }
 
 impl Literals {
-    /// `whole_text`: searched over whole texts (use Teddy) rather than short windows (use
-    /// a plain DFA, no prefilter start-up per window).
+    /// `whole_text`: searched over whole texts (use Teddy, or anchored searches at the
+    /// candidates of [`blocks`]) rather than short windows (use a plain DFA, no prefilter
+    /// start-up per window).
     fn new(literals: &[(String, Anchor)], kind: MatchKind, whole_text: bool) -> Self {
         let patterns: Vec<&str> =
             literals.iter().map(|(l, _)| l.as_str()).collect::<BTreeSet<&str>>().into_iter().collect();
@@ -115,6 +124,7 @@ impl Literals {
             .match_kind(kind)
             .kind(Some(AhoCorasickKind::DFA))
             .prefilter(whole_text)
+            .start_kind(if whole_text { StartKind::Both } else { StartKind::Unanchored })
             .build(&patterns)
             .expect("the secret literals build an automaton");
         let packed = whole_text
@@ -130,8 +140,9 @@ impl Literals {
     }
 
     /// Runs the actions of every hit in the whole of `t`, skipping hits inside bytes an
-    /// earlier action consumed. `runs` are the text's long runs, in order.
-    fn search_all(&self, t: &[u8], runs: &[(usize, usize)], out: &mut Vec<Found>) {
+    /// earlier action consumed. `runs` are the text's long runs, in order. `candidates`,
+    /// when given, are `t`'s [`blocks`]: no literal starts outside their keyword bits.
+    fn search_all(&self, t: &[u8], runs: &[(usize, usize)], candidates: Option<&[Block]>, out: &mut Vec<Found>) {
         let mut skip = 0;
         let mut cursor = 0;
         let mut hit = |start: usize, pattern: usize| {
@@ -148,9 +159,31 @@ impl Literals {
                 }
             }
         };
-        match &self.packed {
-            Some(searcher) => searcher.find_iter(t).for_each(|m| hit(m.start(), m.pattern().as_usize())),
-            None => self.automaton.find_iter(t).for_each(|m| hit(m.start(), m.pattern().as_usize())),
+        match (candidates, &self.packed) {
+            (Some(blocks), _) => self.anchored_matches(t, blocks, hit),
+            (None, Some(searcher)) => searcher.find_iter(t).for_each(|m| hit(m.start(), m.pattern().as_usize())),
+            (None, None) => self.automaton.find_iter(t).for_each(|m| hit(m.start(), m.pattern().as_usize())),
+        }
+    }
+
+    /// The matches `find_iter` gives (leftmost-first, not overlapping), found by an anchored
+    /// search at each candidate: no literal starts between two candidates, so the first
+    /// candidate after the last match where one starts is the next match.
+    fn anchored_matches(&self, t: &[u8], blocks: &[Block], mut hit: impl FnMut(usize, usize)) {
+        let mut resume = 0;
+        for (index, block) in blocks.iter().enumerate() {
+            let mut bits = block.keyword;
+            while bits != 0 {
+                let start = index * blocks::BLOCK + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if start < resume {
+                    continue;
+                }
+                if let Some(m) = self.automaton.find(Input::new(t).range(start..).anchored(Anchored::Yes)) {
+                    hit(m.start(), m.pattern().as_usize());
+                    resume = m.end();
+                }
+            }
         }
     }
 }
@@ -161,6 +194,8 @@ pub struct SecretScanner {
     keywords: Literals,
     /// Token prefixes, `eyJ`, `Bearer `: looked for only near long runs.
     tokens: Literals,
+    /// The vector pass, when the CPU has it.
+    classifier: Option<blocks::Classifier>,
 }
 
 impl Default for SecretScanner {
@@ -178,8 +213,31 @@ fn case_forms(word: &str) -> [String; 3] {
     [word.to_string(), title, word.to_ascii_uppercase()]
 }
 
+/// Texts up to this many blocks keep their [`Block`]s on the stack.
+const STACK_BLOCKS: usize = 16;
+
 impl SecretScanner {
     pub fn new() -> Self {
+        let keywords = Self::keyword_literals();
+        let mut tokens: Vec<(String, Anchor)> =
+            rules::RULES.iter().enumerate().map(|(i, rule)| (rule.anchor.to_string(), Anchor::Token(i))).collect();
+        let fixed: &[(&str, Anchor)] = &[
+            ("eyJ", Anchor::Jwt),
+            ("Bearer ", Anchor::Bearer),
+            ("bearer ", Anchor::Bearer),
+            ("BEARER ", Anchor::Bearer),
+        ];
+        tokens.extend(fixed.iter().map(|(s, a)| (s.to_string(), *a)));
+        let tables = blocks::Tables::new(&keywords.iter().map(|(literal, _)| literal.as_str()).collect::<Vec<_>>());
+        Self {
+            keywords: Literals::new(&keywords, MatchKind::LeftmostFirst, true),
+            tokens: Literals::new(&tokens, MatchKind::LeftmostLongest, false),
+            classifier: blocks::Classifier::new(tables),
+        }
+    }
+
+    /// The literals of the keyword pass: keyword roots in every case form, and fixed ones.
+    fn keyword_literals() -> Vec<(String, Anchor)> {
         let mut keywords: Vec<(String, Anchor)> = Vec::new();
         for root in creds::ROOTS {
             keywords.extend(case_forms(root).into_iter().map(|form| (form, Anchor::Root)));
@@ -193,19 +251,7 @@ impl SecretScanner {
             ("sig=", Anchor::Sas),
         ];
         keywords.extend(fixed.iter().map(|(s, a)| (s.to_string(), *a)));
-        let mut tokens: Vec<(String, Anchor)> =
-            rules::RULES.iter().enumerate().map(|(i, rule)| (rule.anchor.to_string(), Anchor::Token(i))).collect();
-        let fixed: &[(&str, Anchor)] = &[
-            ("eyJ", Anchor::Jwt),
-            ("Bearer ", Anchor::Bearer),
-            ("bearer ", Anchor::Bearer),
-            ("BEARER ", Anchor::Bearer),
-        ];
-        tokens.extend(fixed.iter().map(|(s, a)| (s.to_string(), *a)));
-        Self {
-            keywords: Literals::new(&keywords, MatchKind::LeftmostFirst, true),
-            tokens: Literals::new(&tokens, MatchKind::LeftmostLongest, false),
-        }
+        keywords
     }
 
     /// The distinct formats (detector names) the scanner can report.
@@ -317,22 +363,28 @@ impl Detector for SecretScanner {
         let t = text.as_bytes();
         let mut found: Vec<Found> = Vec::new();
         let mut long = Vec::new();
-        let mut covered = 0;
-        runs::long_runs(t, MIN_RUN, |start, end| {
-            long.push((start, end));
-            if let Some(bot) = creds::discord_bot(t, start, end) {
-                found.push(bot);
+        match &self.classifier {
+            Some(classifier) => {
+                let mut on_stack = [Block::default(); STACK_BLOCKS];
+                let mut on_heap = Vec::new();
+                let count = t.len().div_ceil(blocks::BLOCK);
+                let blocks = if count <= STACK_BLOCKS {
+                    &mut on_stack[..count]
+                } else {
+                    on_heap.resize(count, Block::default());
+                    &mut on_heap[..]
+                };
+                classifier.classify(t, blocks);
+                let token_bits =
+                    |at: usize| (blocks[at / blocks::BLOCK].token >> (at % blocks::BLOCK)) & u64::from(u32::MAX);
+                self.token_pass(t, token_bits, &mut long, &mut found);
+                self.keywords.search_all(t, &long, Some(blocks), &mut found);
             }
-            if !runs::may_hold_token(&t[start..end]) {
-                return;
+            None => {
+                self.token_pass(t, |at| runs::block_bits(t, at), &mut long, &mut found);
+                self.keywords.search_all(t, &long, None, &mut found);
             }
-            let from = start.saturating_sub(RUN_BACK).max(covered);
-            let to = t.len().min(end.min(start + RUN_AHEAD) + 32);
-            if from < to {
-                covered = Self::search(&self.tokens, t, from, to, &mut found);
-            }
-        });
-        self.keywords.search_all(t, &long, &mut found);
+        }
         if found.is_empty() {
             return;
         }
@@ -348,6 +400,34 @@ impl Detector for SecretScanner {
                 });
             }
         }
+    }
+}
+
+impl SecretScanner {
+    /// The token pass: finds the long runs of `t` (into `long`), and the tokens in a window
+    /// around each. `token_bits` as in [`runs::long_runs`].
+    fn token_pass(
+        &self,
+        t: &[u8],
+        token_bits: impl Fn(usize) -> u64,
+        long: &mut Vec<(usize, usize)>,
+        found: &mut Vec<Found>,
+    ) {
+        let mut covered = 0;
+        runs::long_runs(t, MIN_RUN, token_bits, |start, end| {
+            long.push((start, end));
+            if let Some(bot) = creds::discord_bot(t, start, end) {
+                found.push(bot);
+            }
+            if !runs::may_hold_token(&t[start..end]) {
+                return;
+            }
+            let from = start.saturating_sub(RUN_BACK).max(covered);
+            let to = t.len().min(end.min(start + RUN_AHEAD) + 32);
+            if from < to {
+                covered = Self::search(&self.tokens, t, from, to, found);
+            }
+        });
     }
 }
 

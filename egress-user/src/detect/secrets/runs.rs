@@ -54,7 +54,7 @@ fn bits_of(block: &[u8; 32]) -> u64 {
 
 /// Token bytes of `t[at..at + 32]` as 32 bits (zero past the end).
 #[inline(always)]
-fn block_bits(t: &[u8], at: usize) -> u64 {
+pub(crate) fn block_bits(t: &[u8], at: usize) -> u64 {
     match t.get(at..at + 32) {
         Some(block) => bits_of(block.try_into().unwrap_or(&[0; 32])),
         None => {
@@ -66,24 +66,26 @@ fn block_bits(t: &[u8], at: usize) -> u64 {
     }
 }
 
-fn is_token_byte(b: u8) -> bool {
+pub(crate) fn is_token_byte(b: u8) -> bool {
     b < 0x80 && token_mask(u64::from(b)) != 0
 }
 
 /// Calls `f(start, end)` for every maximal run of token characters at least `min` (16 to
-/// 32) bytes long, in order.
+/// 32) bytes long, in order. `bits(at)` gives the token bytes of `t[at..at + 32]` as 32
+/// bits, zero past the end ([`block_bits`], or a precomputed [`super::blocks::Block`]);
+/// `at` only grows, in steps that are multiples of 32.
 ///
 /// Per 32-byte block: the token bits of the block and the one before (64 bits), folded so
 /// that bit `k` says "bytes `k..k + 16` are all token bytes". Only a block where that is
 /// true anywhere is looked at byte by byte.
-pub(crate) fn long_runs(t: &[u8], min: usize, mut f: impl FnMut(usize, usize)) {
+pub(crate) fn long_runs(t: &[u8], min: usize, bits: impl Fn(usize) -> u64, mut f: impl FnMut(usize, usize)) {
     debug_assert!((16..=32).contains(&min));
     let mut prev = 0u64;
     let mut at = 0;
     // Bytes before `floor` belong to a run already reported.
     let mut floor = 0;
     while at < t.len() {
-        let mut bits = block_bits(t, at);
+        let mut bits = bits(at);
         if floor > at {
             bits &= !((1u64 << (floor - at).min(32)) - 1);
         }
@@ -185,13 +187,13 @@ mod tests {
                 .collect();
             for min in [16, 20, 32] {
                 let mut got = Vec::new();
-                long_runs(&t, min, |s, e| got.push((s, e)));
+                long_runs(&t, min, |at| block_bits(&t, at), |s, e| got.push((s, e)));
                 assert_eq!(got, slow(&t, min), "len {len} min {min}");
             }
             let mixed: Vec<u8> =
                 t.iter().enumerate().map(|(i, &b)| if i % 37 == 5 { alphabet[6 + i % 7] } else { b }).collect();
             let mut got = Vec::new();
-            long_runs(&mixed, 16, |s, e| got.push((s, e)));
+            long_runs(&mixed, 16, |at| block_bits(&mixed, at), |s, e| got.push((s, e)));
             assert_eq!(got, slow(&mixed, 16));
         }
     }

@@ -747,6 +747,193 @@ fn engine_maps_findings_back_to_the_payload() {
     assert_eq!(f.category, Category::Secret);
 }
 
+/// The scanner's word-at-a-time path with Teddy, which machines without AVX-512 VBMI run:
+/// the reference for the vector path.
+fn scalar_scanner() -> &'static SecretScanner {
+    static SCANNER: OnceLock<SecretScanner> = OnceLock::new();
+    SCANNER.get_or_init(|| SecretScanner { classifier: None, ..SecretScanner::new() })
+}
+
+/// Random texts made of pieces that start or end keyword literals and tokens, secrets of
+/// several kinds, non-ASCII text and long runs, cut at every length around block edges.
+fn adversarial_texts(rng: &mut Rng) -> Vec<String> {
+    let mut pieces: Vec<String> = [
+        "pass",
+        "PASS",
+        "Pass",
+        "password",
+        "pAsSwOrD",
+        "pwd",
+        "Pwd",
+        "secret",
+        "SECRET",
+        "token",
+        "Token",
+        "key",
+        "KEY",
+        "apiKey",
+        "auth",
+        "AUTH",
+        "credential",
+        "Credentials",
+        "service_account",
+        "service",
+        "sig=",
+        "sig",
+        "://",
+        ":/",
+        "Basic ",
+        "Bas",
+        "-----BEGIN ",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "PuTTY-User-Key-File-",
+        "PuTTY",
+        "ce_",
+        "-Us",
+        "BEG",
+        "Bearer ",
+        "eyJ",
+        " = ",
+        ": ",
+        "=",
+        "\"",
+        "'",
+        " ",
+        "\n",
+        "_",
+        "-",
+        ".",
+        "/",
+        "é",
+        "日本",
+        "🔑",
+        "\u{0e}",
+        "\u{7f}",
+        "token is ",
+        "password is Galaxy260!gQP",
+        "postgres://u:Pa55w0rd9@h/db",
+        "sv=2022&sig=",
+        "\"type\": \"service_account\"",
+        "Authorization: Basic dXNlcjpodW50ZXIy",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    for _ in 0..8 {
+        pieces.push(checksummed("ghp_", rng));
+        let run = 16 + rng.below(40);
+        pieces.push(rng.from(B62, run));
+        pieces.push(format!("AKIA{}", rng.from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)));
+    }
+    let mut texts = Vec::new();
+    for len in (0..300).chain([511, 512, 513, 1023, 1024, 1025, 1100, 3000]) {
+        let mut text = String::new();
+        while text.len() < len {
+            text += &pieces[rng.below(pieces.len())];
+        }
+        let mut cut = len;
+        while !text.is_char_boundary(cut) {
+            cut += 1;
+        }
+        text.truncate(cut);
+        texts.push(text);
+    }
+    texts
+}
+
+#[test]
+fn vector_candidates_give_the_matches_of_teddy() {
+    let scanner = scanner();
+    let Some(classifier) = &scanner.classifier else {
+        eprintln!("no AVX-512 VBMI here: the vector path is not tested");
+        return;
+    };
+    let keywords = &scanner.keywords;
+    let mut rng = Rng(31);
+    for text in adversarial_texts(&mut rng).iter().chain(&bench_segments()[..200]) {
+        let t = text.as_bytes();
+        let mut blocks = vec![Block::default(); t.len().div_ceil(blocks::BLOCK)];
+        classifier.classify(t, &mut blocks);
+        let mut got = Vec::new();
+        keywords.anchored_matches(t, &blocks, |start, pattern| got.push((start, pattern)));
+        let want: Vec<(usize, usize)> = match &keywords.packed {
+            Some(teddy) => teddy.find_iter(t).map(|m| (m.start(), m.pattern().as_usize())).collect(),
+            None => keywords.automaton.find_iter(t).map(|m| (m.start(), m.pattern().as_usize())).collect(),
+        };
+        assert_eq!(got, want, "{text:?}");
+    }
+}
+
+#[test]
+fn vector_path_finds_what_the_scalar_path_finds() {
+    let mut rng = Rng(32);
+    let mut texts = adversarial_texts(&mut rng);
+    texts.extend(bench_segments().into_iter().take(300));
+    texts.push(prose_and_code(&mut rng, 64 * 1024));
+    texts.push(minified_js(&mut rng, 16 * 1024));
+    texts.push(chat_json(&mut rng, 16 * 1024));
+    let mut findings = 0;
+    for text in &texts {
+        let (mut vector, mut scalar) = (Vec::new(), Vec::new());
+        scanner().scan(text, &mut vector);
+        scalar_scanner().scan(text, &mut scalar);
+        assert_eq!(vector, scalar, "{text:?}");
+        findings += scalar.len();
+    }
+    assert!(findings > 50, "the texts hold secrets to compare: {findings}");
+}
+
+/// The decoded segments of the 256 KiB payload of `benches/detect.rs`: what the engine hands
+/// the scanner there, one short string at a time.
+fn bench_segments() -> Vec<String> {
+    const WORDS: [&str; 24] = [
+        "the",
+        "report",
+        "customer",
+        "quarterly",
+        "revenue",
+        "deploy",
+        "service",
+        "latency",
+        "please",
+        "summarise",
+        "meeting",
+        "notes",
+        "from",
+        "yesterday",
+        "and",
+        "send",
+        "them",
+        "to",
+        "team",
+        "with",
+        "budget",
+        "figures",
+        "project",
+        "status",
+    ];
+    let mut state = (256 * 1024) as u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    // The JSON string values, as the decoder hands them over.
+    let mut segments = vec!["gpt-4o".to_string()];
+    let mut length = 40;
+    while length < 256 * 1024 {
+        let mut content = (0..40).map(|_| WORDS[next() as usize % WORDS.len()]).collect::<Vec<_>>().join(" ");
+        match next() % 8 {
+            0 => content.push_str(" contact jane.doe@example.com"),
+            1 => content.push_str(" card 4111 1111 1111 1111"),
+            2 => content.push_str(" token ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
+            _ => {}
+        }
+        length += content.len() + 32;
+        let role = if segments.len() % 4 == 1 { "user" } else { "assistant" };
+        segments.extend([role.to_string(), content]);
+    }
+    segments
+}
+
 /// A chat-completions request body of about `size` bytes.
 fn chat_json(rng: &mut Rng, size: usize) -> String {
     let sentences = [
@@ -839,6 +1026,28 @@ fn throughput() {
         ("4 MiB prose+code", prose_and_code(&mut rng, 4 << 20)),
         ("4 MiB minified JS", minified_js(&mut rng, 4 << 20)),
     ];
+    let segments = bench_segments();
+    let bytes: usize = segments.iter().map(String::len).sum();
+    let mut times = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..200 {
+        let started = std::time::Instant::now();
+        out.clear();
+        for segment in &segments {
+            for d in &dets {
+                d.scan(std::hint::black_box(segment), &mut out);
+            }
+        }
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "bench payload: {} segments, {bytes} bytes, {} findings; best {:.3} ns/B; median {:.3} ns/B",
+        segments.len(),
+        out.len(),
+        times[0] * 1e9 / bytes as f64,
+        times[times.len() / 2] * 1e9 / bytes as f64,
+    );
     for (name, text) in &corpora {
         let per_batch = if text.len() < 100_000 { 200 } else { 1 };
         let mut out = Vec::new();
