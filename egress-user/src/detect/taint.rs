@@ -223,11 +223,15 @@ impl TaintStore {
         };
         // (source, key, start, end)
         let mut shared: Vec<(u32, u64, usize, usize)> = Vec::new();
-        self.winnow.fingerprints(text, |fp| {
-            if let Some(source) = live(fp.hash, false) {
-                shared.push((source, fp.hash, fp.start, fp.end));
-            }
-        });
+        self.winnow.fingerprints_where(
+            text,
+            |hash| self.filter.may_contain(hash),
+            |fp| {
+                if let Some(source) = live(fp.hash, false) {
+                    shared.push((source, fp.hash, fp.start, fp.end));
+                }
+            },
+        );
         let mut values: Vec<(u32, usize, usize)> = Vec::new();
         let mut normal = Vec::new();
         for_each_value(text, &mut normal, |value, start, end| {
