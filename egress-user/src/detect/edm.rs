@@ -17,12 +17,16 @@
 //!   (`O'Brien-Smith` is `o brien smith`); fewer than 3 letters and digits in all is not
 //!   indexed, and only the first [`MAX_WORDS`] tokens are.
 //!
-//! **Scan**: the text's word runs are hashed once each; every run of 1..=[`MAX_WORDS`]
+//! **Scan**: the text is split into words 64 bytes at a time with byte masks (AVX-512 ones
+//! where the processor has it), and a word is hashed at most once; every run of 1..=[`MAX_WORDS`]
 //! adjacent words whose words all pass a Bloom filter of the indexed words, and whose
 //! neighbouring words all pass a Bloom filter of the word pairs of indexed values, is looked
 //! up (prose is full of words that occur in some name, rarely of two in a row of one name);
 //! the pair filter is large, so it is only probed after a word that passes the small filter
-//! of the words that start a pair;
+//! of the words that start a pair; and a word that follows no word starting a pair is first
+//! tested against a set of one bit per word of the words that start a pair or are a value
+//! alone, keyed by its length and first 8 bytes ([`HeadSet`]): most prose words stop there,
+//! at one multiply, without a token hash;
 //! e-mail-like tokens around each `@`, and runs of 2..=[`MAX_DIGIT_GROUPS`] digit groups
 //! joined by at most two of ` -.()+/` (a number written `4412 0098 7731`) are looked up as
 //! one token. Words, numbers and e-mail addresses have a filter each, so that the filter
@@ -73,6 +77,9 @@ pub struct ExactDataMatch {
     /// occur in multi-word values (names), and this small filter spares each of them a lookup
     /// in the index's large one.
     single_words: Bloom,
+    /// The words of letters that start a run (the word leads of `leads` and the
+    /// `single_words`): the first test of every word that follows no lead.
+    openers: HeadSet,
     rows: usize,
 }
 
@@ -153,12 +160,13 @@ impl ExactDataMatch {
                 c.2 = true;
             }
         }
-        let keys = derive_keys(salt);
+        let [keys @ .., head_key] = derive_keys(salt);
         let mut pairs: Vec<(u64, u32)> = Vec::new();
         let mut tokens_by_class: [Vec<u64>; 3] = Default::default();
         let mut word_pairs: Vec<u64> = Vec::new();
         let mut leads: [Vec<u64>; 2] = Default::default();
         let mut single_words: Vec<u64> = Vec::new();
+        let mut openers: Vec<(u64, usize)> = Vec::new();
         let mut count = 0usize;
         for (row, record) in rows.enumerate() {
             if row >= MAX_ROWS {
@@ -191,6 +199,9 @@ impl ExactDataMatch {
                             tokens_by_class[class].push(hash);
                             if at + 1 < list.len() {
                                 leads[class].push(hash);
+                            }
+                            if class == WORD && (at + 1 < list.len() || list.len() == 1) {
+                                openers.push((head(word.as_bytes(), 0, word.len()), word.len()));
                             }
                             hash
                         })
@@ -227,6 +238,7 @@ impl ExactDataMatch {
             pairs: pairs_filter,
             leads: leads.map(bloom_of),
             single_words,
+            openers: HeadSet::new(head_key, openers),
             rows: count,
         })
     }
@@ -247,6 +259,7 @@ impl ExactDataMatch {
             + self.pairs.memory_bytes()
             + self.leads.iter().map(Bloom::memory_bytes).sum::<usize>()
             + self.single_words.memory_bytes()
+            + self.openers.memory_bytes()
     }
 
     /// Records the rows whose indexed values hash to `hash`, found at `start..end`.
@@ -256,6 +269,18 @@ impl ExactDataMatch {
             hits.push(Hit { row: value >> 8, column: (value & 0xff) as u8, start, end });
         }
     }
+}
+
+/// Where the word scan is: the hash and start of the last MAX_WORDS words that passed the
+/// filter, by their number mod MAX_WORDS; the last `linked` of them follow each other with
+/// neighbours that pass the pair filter; `previous` is the last word if it may start a pair.
+/// A run's chain hash is worked out only when it is looked up: in prose that is rare.
+#[derive(Default)]
+struct WordRuns {
+    recent: [(u64, usize); MAX_WORDS],
+    passed: usize,
+    linked: usize,
+    previous: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -272,9 +297,11 @@ impl Detector for ExactDataMatch {
             return;
         }
         let mut hits = Vec::new();
-        self.scan_words(text, &mut hits);
+        let digits = self.scan_words(text, &mut hits);
         self.scan_emails(text, &mut hits);
-        self.scan_numbers(text, &mut hits);
+        if digits {
+            self.scan_numbers(text, &mut hits);
+        }
         if hits.is_empty() {
             return;
         }
@@ -320,36 +347,60 @@ impl Detector for ExactDataMatch {
 }
 
 impl ExactDataMatch {
-    /// Runs of 1..=MAX_WORDS adjacent words.
-    fn scan_words(&self, text: &str, hits: &mut Vec<Hit>) {
-        // The hash and start of the last MAX_WORDS words that passed the filter, by their
-        // number mod MAX_WORDS; the last `linked` of them follow each other with neighbours
-        // that pass the pair filter; `previous` is the last word if it may start a pair. A
-        // run's chain hash is worked out only when it is looked up: in prose that is rare, so
-        // most words cost a token hash and two probes of small filters.
-        let mut recent = [(0u64, 0usize); MAX_WORDS];
-        let mut passed = 0usize;
-        let mut linked = 0usize;
-        let mut previous: Option<u64> = None;
+    /// Runs of 1..=MAX_WORDS adjacent words. Returns whether the text holds an ASCII digit.
+    fn scan_words(&self, text: &str, hits: &mut Vec<Hit>) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if ascii::avx512::available() {
+            // SAFETY: `available()` checked that the processor has the target features.
+            return unsafe { self.scan_words_avx512(text, hits) };
+        }
+        self.scan_words_with(text, hits, ascii::masks_with_high)
+    }
+
+    /// [`Self::scan_words`] compiled for AVX-512, so that the vector byte masks are inlined
+    /// into the word loop.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    fn scan_words_avx512(&self, text: &str, hits: &mut Vec<Hit>) -> bool {
+        self.scan_words_with(text, hits, |block| ascii::avx512::masks_with_high(block))
+    }
+
+    /// [`Self::scan_words`] with the byte masks of `masks`.
+    #[inline(always)]
+    fn scan_words_with(&self, text: &str, hits: &mut Vec<Hit>, masks: impl Fn(&[u8]) -> (u64, u64, u64)) -> bool {
+        let mut runs = WordRuns::default();
         let mut lower = String::new();
-        for_each_word(text, &mut lower, |word| {
-            let hash = token_hash_in(&self.keys, word.source, word.range.start, word.range.end);
-            let class = if word.number { NUMBER } else { WORD };
-            if !self.filters[class].may_contain(hash) {
-                previous = None;
-                linked = 0;
-                return;
+        for_each_word(text, &mut lower, masks, |word| {
+            // After a word that starts no pair, a word of letters matters only if it starts
+            // a run (a pair or a one-word value): most prose words stop here, at one cheap
+            // hash and one probe of a small filter. (What `step` would do to such a word,
+            // `linked` 1 or 0 with `previous` None, changes nothing that follows.)
+            if runs.previous.is_some() || word.number || self.openers.may_contain(word.source, &word.range) {
+                self.step(&mut runs, &word, hits);
             }
-            let follows = previous.is_some_and(|before| self.pairs.may_contain(pair_hash(before, hash)));
-            linked = if follows { (linked + 1).min(MAX_WORDS) } else { 1 };
-            previous = self.leads[class].may_contain(hash).then_some(hash);
-            recent[passed % MAX_WORDS] = (hash, word.start);
-            passed += 1;
-            let alone = word.number || self.single_words.may_contain(hash);
-            if linked > usize::from(!alone) {
-                self.lookup_runs(&recent, passed, usize::from(!alone)..linked, word.end, hits);
-            }
-        });
+        })
+    }
+
+    /// Takes one word into `runs` and looks up the runs it ends. Out of line, so that the
+    /// loop over words, which seldom gets here, stays small.
+    #[inline(never)]
+    fn step(&self, runs: &mut WordRuns, word: &Word<'_>, hits: &mut Vec<Hit>) {
+        let hash = token_hash_in(&self.keys, word.source, word.range.start, word.range.end);
+        let class = if word.number { NUMBER } else { WORD };
+        if !self.filters[class].may_contain(hash) {
+            runs.previous = None;
+            runs.linked = 0;
+            return;
+        }
+        let follows = runs.previous.is_some_and(|before| self.pairs.may_contain(pair_hash(before, hash)));
+        runs.linked = if follows { (runs.linked + 1).min(MAX_WORDS) } else { 1 };
+        runs.previous = self.leads[class].may_contain(hash).then_some(hash);
+        runs.recent[runs.passed % MAX_WORDS] = (hash, word.start);
+        runs.passed += 1;
+        let alone = word.number || self.single_words.may_contain(hash);
+        if runs.linked > usize::from(!alone) {
+            self.lookup_runs(&runs.recent, runs.passed, usize::from(!alone)..runs.linked, word.end, hits);
+        }
     }
 
     /// Looks up the runs of n + 1 words ending at the last of the `passed` words, for each n
@@ -478,64 +529,75 @@ struct Word<'a> {
     number: bool,
 }
 
-/// Calls `f` with each maximal run of letters and digits.
+/// Calls `f` with each maximal run of letters and digits; returns whether the text holds an
+/// ASCII digit.
 ///
-/// Runs of ASCII letters, digits and non-ASCII bytes are found 64 bytes at a time with byte
-/// masks; a run that holds non-ASCII bytes (rare) is then split by characters.
-fn for_each_word(text: &str, lower: &mut String, mut f: impl FnMut(Word<'_>)) {
+/// Runs of ASCII letters, digits and non-ASCII bytes are found 64 bytes at a time with the
+/// byte masks of `masks` ([`ascii::masks_with_high`] or a vector version of it); a run that
+/// holds non-ASCII bytes (rare) is then split by characters.
+#[inline(always)]
+fn for_each_word(
+    text: &str,
+    lower: &mut String,
+    masks: impl Fn(&[u8]) -> (u64, u64, u64),
+    mut f: impl FnMut(Word<'_>),
+) -> bool {
     let bytes = text.as_bytes();
-    // A run still open at the end of the previous block: its start, and whether it holds a
-    // letter or a non-ASCII byte so far.
-    let mut open: Option<(usize, bool, bool)> = None;
+    let mut digits = 0;
+    // Where the block starts: the text's start, the first byte after a run, or the start of
+    // a run that the previous block cut; so every run that starts in the block starts at a
+    // start bit, and no run is carried from one block to the next.
     let mut base = 0;
-    while base < bytes.len() {
+    // The last block is shorter than 64 bytes (empty when the text fills whole blocks), so
+    // that the end of the text can be a stop like any other, at its bit `block.len()`.
+    while base <= bytes.len() {
         let block = &bytes[base..(base + 64).min(bytes.len())];
-        let (alpha, alnum, high) = ascii::masks_with_high(block);
+        let last = block.len() < 64;
+        let (alpha, alnum, high) = masks(block);
         let word = alnum | high;
-        let carry = u64::from(open.is_some());
-        let mut starts = word & !((word << 1) | carry);
+        digits |= alnum & !alpha;
+        let mut starts = word & !(word << 1);
         // Bit k: byte k is the first byte after a run.
-        let mut stops = !word & ((word << 1) | carry) & ascii::bit_range(0, block.len());
-        loop {
-            let (start, letters, non_ascii) = match open {
-                Some(run) => run,
-                None if starts != 0 => {
-                    let at = starts.trailing_zeros() as usize;
-                    starts &= starts - 1;
-                    (base + at, false, false)
-                }
-                None => break,
-            };
-            let from = start.saturating_sub(base);
-            let Some(stop) = (stops != 0).then(|| stops.trailing_zeros() as usize) else {
-                let rest = ascii::bit_range(from, block.len());
-                open = Some((start, letters || alpha & rest != 0, non_ascii || high & rest != 0));
+        let mut stops = !word & (word << 1) & ascii::bit_range(0, block.len() + usize::from(last));
+        let mut next = base + 64;
+        // Starts and stops alternate: a run ends at the first stop after its start.
+        while starts != 0 {
+            let from = starts.trailing_zeros() as usize;
+            starts &= starts - 1;
+            if stops == 0 {
+                // The run may go on past the block: the next block starts with it.
+                next = base + from;
                 break;
-            };
+            }
+            let stop = stops.trailing_zeros() as usize;
             stops &= stops - 1;
-            open = None;
-            let inside = ascii::bit_range(from, stop);
-            let end = base + stop;
-            if non_ascii || high & inside != 0 {
+            // `stop` is below 64: a stop at bit 64 would be past a full block.
+            let inside = (1u64 << stop) - (1u64 << from);
+            let (start, end) = (base + from, base + stop);
+            if high & inside != 0 {
                 split_by_chars(text, start, end, lower, &mut f);
             } else {
-                let number = !(letters || alpha & inside != 0);
-                f(Word { source: bytes, range: start..end, start, end, number });
+                f(Word { source: bytes, range: start..end, start, end, number: alpha & inside == 0 });
             }
         }
-        base += block.len();
-    }
-    if let Some((start, letters, non_ascii)) = open {
-        if non_ascii {
-            split_by_chars(text, start, bytes.len(), lower, &mut f);
-        } else {
-            f(Word { source: bytes, range: start..bytes.len(), start, end: bytes.len(), number: !letters });
+        if next == base {
+            // A run of 64 bytes or more (rare): it ends at the first ASCII byte that is not
+            // a letter or digit.
+            let end = bytes[base..]
+                .iter()
+                .position(|&b| b.is_ascii() && !b.is_ascii_alphanumeric())
+                .map_or(bytes.len(), |k| base + k);
+            digits |= u64::from(bytes[base..end].iter().any(u8::is_ascii_digit));
+            split_by_chars(text, base, end, lower, &mut f);
+            next = end;
         }
+        base = next;
     }
+    digits != 0
 }
 
 /// The runs of alphanumeric characters in `text[from..to]`, which holds non-ASCII bytes.
-fn split_by_chars(text: &str, from: usize, to: usize, lower: &mut String, f: &mut impl FnMut(Word<'_>)) {
+fn split_by_chars(text: &str, from: usize, to: usize, lower: &mut String, f: &mut dyn FnMut(Word<'_>)) {
     let bytes = text.as_bytes();
     let mut i = from;
     while i < to {
@@ -578,7 +640,7 @@ fn tokens(value: &str) -> Tokens {
     }
     let mut words = Vec::new();
     let mut lower = String::new();
-    for_each_word(value, &mut lower, |word| {
+    for_each_word(value, &mut lower, ascii::masks_with_high, |word| {
         words.push(String::from_utf8_lossy(&word.source[word.range]).to_lowercase());
     });
     if words.iter().map(String::len).sum::<usize>() < 3 {
@@ -588,10 +650,10 @@ fn tokens(value: &str) -> Tokens {
     Tokens::Words(words)
 }
 
-fn derive_keys(salt: &[u8]) -> [u64; 2] {
+fn derive_keys(salt: &[u8]) -> [u64; 3] {
     let digest = Sha256::new().chain_update(b"egress edm v1\0").chain_update(salt).finalize();
     let word = |i: usize| u64::from_le_bytes(digest[i..i + 8].try_into().unwrap_or_default());
-    [word(0), word(8)]
+    [word(0), word(8), word(16)]
 }
 
 /// Final avalanche of MurmurHash3.
@@ -611,25 +673,18 @@ fn token_hash(keys: &[u64; 2], bytes: &[u8]) -> u64 {
     token_hash_in(keys, bytes, 0, bytes.len())
 }
 
+const FOLD: u64 = 0x2020_2020_2020_2020;
+const M1: u64 = 0x9e37_79b9_7f4a_7c15;
+const M2: u64 = 0x2127_599b_f432_5c37;
+
 /// [`token_hash`] of `within[start..end]`. A token of up to 8 bytes (most words) is one
 /// 64-bit block read at once where `within` has room, mixed by a bijection (two multiplies),
 /// so short tokens never collide; longer ones are folded a block at a time.
 #[inline]
 fn token_hash_in(keys: &[u64; 2], within: &[u8], start: usize, end: usize) -> u64 {
-    const FOLD: u64 = 0x2020_2020_2020_2020;
-    const M1: u64 = 0x9e37_79b9_7f4a_7c15;
-    const M2: u64 = 0x2127_599b_f432_5c37;
     let len = end - start;
     if len <= 8 {
-        let block = match within.get(start..start + 8) {
-            Some(eight) => {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(eight);
-                u64::from_le_bytes(word) & (u64::MAX >> (64 - 8 * len.max(1)))
-            }
-            None => within[start..end].iter().rev().fold(0u64, |x, &b| x << 8 | u64::from(b)),
-        };
-        let mut h = ((block | FOLD) ^ keys[0]).wrapping_mul(M1);
+        let mut h = ((head(within, start, end) | FOLD) ^ keys[0]).wrapping_mul(M1);
         h = (h ^ (h >> 32)).wrapping_mul(M2);
         return h ^ (h >> 29) ^ keys[1];
     }
@@ -641,6 +696,64 @@ fn token_hash_in(keys: &[u64; 2], within: &[u8], start: usize, end: usize) -> u6
     let tail = rest.iter().rev().fold(0u64, |x, &b| x << 8 | u64::from(b));
     h = (h ^ (tail | FOLD)).wrapping_mul(M2);
     fmix64(h ^ keys[1])
+}
+
+/// The first 8 bytes of `within[start..end]` (all of it when shorter, zero above), little
+/// endian: one read where `within` has room.
+#[inline(always)]
+fn head(within: &[u8], start: usize, end: usize) -> u64 {
+    let len = (end - start).min(8);
+    match within.get(start..start + 8) {
+        Some(eight) => {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(eight);
+            u64::from_le_bytes(word) & (u64::MAX >> (64 - 8 * len.max(1)))
+        }
+        None => within[start..start + len].iter().rev().fold(0u64, |x, &b| x << 8 | u64::from(b)),
+    }
+}
+
+/// A set of words as one bit each for a keyed hash of their length and [`head`]: a cheaper
+/// test than a [`Bloom`] probe (one multiply, one bit, no pass over a long word), with more
+/// false positives, for the test that every word takes.
+struct HeadSet {
+    key: u64,
+    bits: Vec<u64>,
+    /// 64 minus the number of index bits.
+    shift: u32,
+}
+
+impl HeadSet {
+    /// The set of the words of these [`head`]s and lengths.
+    fn new(key: u64, mut words: Vec<(u64, usize)>) -> Self {
+        words.sort_unstable();
+        words.dedup();
+        // About 16 bits a word (fewer past 16,384 words), so that about 1 prose word in 16
+        // passes where it should not.
+        let len = (words.len() * 16).next_power_of_two().clamp(1 << 12, 1 << 18);
+        let mut set = Self { key, bits: vec![0; len / 64], shift: 64 - len.trailing_zeros() };
+        for (head, len) in words {
+            let at = set.index(head, len);
+            set.bits[at / 64] |= 1 << (at % 64);
+        }
+        set
+    }
+
+    #[inline(always)]
+    fn index(&self, head: u64, len: usize) -> usize {
+        (((head | FOLD) ^ self.key ^ len as u64).wrapping_mul(M1) >> self.shift) as usize
+    }
+
+    /// False: `within[range]` (case folded) is certainly not in the set.
+    #[inline(always)]
+    fn may_contain(&self, within: &[u8], range: &std::ops::Range<usize>) -> bool {
+        let at = self.index(head(within, range.start, range.end), range.len());
+        self.bits.get(at / 64).is_some_and(|bits| bits >> (at % 64) & 1 == 1)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.bits.capacity() * 8
+    }
 }
 
 /// Hash of a value from the hashes of its tokens, in order.
@@ -828,6 +941,7 @@ mod tests {
         for entry in 0..edm.index.len() {
             memory.extend(edm.index.value(entry).to_le_bytes());
         }
+        memory.extend(edm.openers.bits.iter().flat_map(|bits| bits.to_le_bytes()));
         let debug = format!("{edm:?}");
         for row in rows() {
             for value in row.iter().filter(|v| v.len() >= 4) {
@@ -880,43 +994,185 @@ mod tests {
         assert_eq!(tokens("1 2 3 4 5 6 Main Street"), Tokens::Words(["1", "2", "3", "4"].map(String::from).to_vec()));
     }
 
+    /// A function of [`ascii::masks_with_high`]'s type.
+    type ByteMasks = dyn Fn(&[u8]) -> (u64, u64, u64);
+
+    /// The words of `text` by a walk over its characters: maximal runs of alphanumeric
+    /// characters, lowercased when not ASCII, with whether they are all ASCII digits.
+    fn reference_words(text: &str) -> Vec<(usize, usize, String, bool)> {
+        let mut out = Vec::new();
+        let mut run: Option<usize> = None;
+        for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+            match (run, c.is_alphanumeric()) {
+                (None, true) => run = Some(i),
+                (Some(start), false) => {
+                    let word = &text[start..i];
+                    let number = word.bytes().all(|b| b.is_ascii_digit());
+                    let source = if word.is_ascii() { word.to_string() } else { word.to_lowercase() };
+                    out.push((start, i, source, number));
+                    run = None;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// A text of `count` pieces picked at random.
+    fn random_text(state: &mut u64, pieces: &[&str], count: usize) -> String {
+        (0..count)
+            .map(|_| {
+                *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                pieces[(*state >> 33) as usize % pieces.len()]
+            })
+            .collect()
+    }
+
     #[test]
     fn words_split_by_masks_agree_with_a_character_walk() {
-        // The reference: maximal runs of alphanumeric characters, lowercased when not ASCII.
-        fn reference(text: &str) -> Vec<(usize, usize, String, bool)> {
-            let mut out = Vec::new();
-            let mut run: Option<usize> = None;
-            for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-                match (run, c.is_alphanumeric()) {
-                    (None, true) => run = Some(i),
-                    (Some(start), false) => {
-                        let word = &text[start..i];
-                        let number = word.bytes().all(|b| b.is_ascii_digit());
-                        let source = if word.is_ascii() { word.to_string() } else { word.to_lowercase() };
-                        out.push((start, i, source, number));
-                        run = None;
-                    }
-                    _ => {}
+        let long_ascii = "aB3".repeat(30);
+        let long_mixed = "xé".repeat(30);
+        let pieces = [
+            "ab",
+            "Z9",
+            "0",
+            "42",
+            " ",
+            "-",
+            "é",
+            "Ü",
+            "—",
+            "\u{a0}",
+            "x",
+            ".",
+            "12345678901",
+            "東京",
+            &long_ascii,
+            &long_mixed,
+        ];
+        let mut state = 5u64;
+        for len in [0, 1, 7, 63, 64, 65, 130, 400].into_iter().chain([40; 100]) {
+            let text = random_text(&mut state, &pieces, len);
+            let expected = reference_words(&text);
+            let split = |masks: &ByteMasks| {
+                let mut got = Vec::new();
+                let mut lower = String::new();
+                for_each_word(&text, &mut lower, masks, |w| {
+                    let source = String::from_utf8_lossy(&w.source[w.range]).into_owned();
+                    got.push((w.start, w.end, source, w.number));
+                });
+                got
+            };
+            assert_eq!(split(&ascii::masks_with_high), expected, "{text:?}");
+            #[cfg(target_arch = "x86_64")]
+            if ascii::avx512::available() {
+                // SAFETY: `available()` checked that the processor has the target features.
+                assert_eq!(split(&|block| unsafe { ascii::avx512::masks_with_high(block) }), expected, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn word_runs_found_past_the_filters_are_all_runs_of_indexed_values() {
+        // Leads and one-word values that share their first 8 bytes or their length with
+        // prose words, values of more than 8 bytes, non-ASCII and numeric words.
+        let header = ["name", "account"];
+        let rows = [
+            ["Quarterlyman Reportage", "1001"],
+            ["Quarterly Report", "1002"],
+            ["Person 12 report", "1003"],
+            ["Zoë O'Brien-Smith", "1004"],
+            ["Maximilianus Bartholomew Fitzgerald Jr", "1005"],
+            ["Zephyrine", "1006"],
+            ["Q123456", "1007"],
+            ["ÉLODIE Ünal", "1008"],
+            ["the report", "1009"],
+        ];
+        let edm = ExactDataMatch::from_rows("t", &header, rows, &["name"], &["account"], SALT).expect("build");
+        let reference = |text: &str| {
+            let words = reference_words(text);
+            let hashes: Vec<u64> = words.iter().map(|w| token_hash(&edm.keys, w.2.as_bytes())).collect();
+            let mut hits = Vec::new();
+            for last in 0..words.len() {
+                for first in last.saturating_sub(MAX_WORDS - 1)..=last {
+                    edm.lookup(chain(&edm.keys, &hashes[first..=last]), words[first].0, words[last].1, &mut hits);
                 }
             }
-            out
-        }
-        let pieces = ["ab", "Z9", "0", "42", " ", "-", "é", "Ü", "—", "\u{a0}", "x", ".", "12345678901", "東京"];
-        let mut state = 5u64;
-        for len in [0, 1, 7, 63, 64, 65, 130, 400] {
-            let text: String = (0..len)
-                .map(|_| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    pieces[(state >> 33) as usize % pieces.len()]
-                })
+            hits.sort_unstable();
+            hits
+        };
+        let separators = ["", " ", " ", "  ", "-", ", ", "'", "\u{a0}", "—", "é"];
+        let pieces = [
+            "quarterly",
+            "QUARTERLYMAN",
+            "quarterlymen",
+            "Reportage",
+            "report",
+            "Report",
+            "person",
+            "12",
+            "120",
+            "zoë",
+            "ZOË",
+            "o",
+            "brien",
+            "smith",
+            "maximilianus",
+            "bartholomew",
+            "fitzgerald",
+            "jr",
+            "zephyrine",
+            "zephyrines",
+            "q123456",
+            "élodie",
+            "ünal",
+            "the",
+            "é",
+            "1001",
+            "x",
+            &"z".repeat(70),
+            // Whole values, in other case and spacing.
+            "Quarterly  REPORT",
+            "person 12-report",
+            "zoë o'brien smith",
+            "MAXIMILIANUS Bartholomew fitzgerald JR",
+            "élodie\u{a0}ünal",
+        ];
+        let mut state = 11u64;
+        let mut found = 0;
+        for count in (0..40).chain([50; 300]) {
+            let text: String = (0..count)
+                .map(|_| random_text(&mut state, &pieces, 1) + &random_text(&mut state, &separators, 1))
                 .collect();
-            let mut got = Vec::new();
-            let mut lower = String::new();
-            for_each_word(&text, &mut lower, |w| {
-                let source = String::from_utf8_lossy(&w.source[w.range]).into_owned();
-                got.push((w.start, w.end, source, w.number));
-            });
-            assert_eq!(got, reference(&text), "{text:?}");
+            let expected = reference(&text);
+            found += expected.len();
+            let scan = |words: &dyn Fn(&str, &mut Vec<Hit>) -> bool| {
+                let mut hits = Vec::new();
+                let digits = words(&text, &mut hits);
+                assert_eq!(digits, text.bytes().any(|b| b.is_ascii_digit()), "{text:?}");
+                hits.sort_unstable();
+                hits.dedup();
+                hits
+            };
+            assert_eq!(scan(&|t, h| edm.scan_words_with(t, h, ascii::masks_with_high)), expected, "{text:?}");
+            assert_eq!(scan(&|t, h| edm.scan_words(t, h)), expected, "{text:?}");
+        }
+        // Runs of every length were there to find.
+        assert!(found > 1000, "{found}");
+    }
+
+    #[test]
+    fn heads_read_at_once_agree_with_a_byte_walk() {
+        let text = b"abcdefghijklmnopqrstuvwxyz0123";
+        for n in 0..=text.len() {
+            let within = &text[..n];
+            for start in 0..n {
+                for end in start + 1..=n {
+                    let first = &within[start..end.min(start + 8)];
+                    let expected = first.iter().rev().fold(0u64, |x, &b| x << 8 | u64::from(b));
+                    assert_eq!(head(within, start, end), expected, "{n} {start} {end}");
+                }
+            }
         }
     }
 
