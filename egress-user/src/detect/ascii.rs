@@ -73,12 +73,32 @@ pub(crate) mod avx512 {
         let digit = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)), _mm512_set1_epi8(10));
         (alpha, alpha | digit, _mm512_movepi8_mask(v))
     }
+
+    /// [`super::base64_superset_mask`] of up to 64 bytes: one range compare.
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    pub(crate) fn base64_superset_mask(block: &[u8]) -> u64 {
+        let lanes = super::bit_range(0, block.len().min(64));
+        // SAFETY: as in `masks_with_high`; the zeroed lanes are outside the range.
+        let v = unsafe { _mm512_maskz_loadu_epi8(lanes, block.as_ptr().cast()) };
+        let span = b'z' - b'+' + 1;
+        _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(b'+' as i8)), _mm512_set1_epi8(span as i8)) & lanes
+    }
 }
 
 /// Bit `k` set for byte `k` in `+..=z` (ASCII letters, digits, `+,-./_` and some other
 /// punctuation): a superset of the base64 and hex alphabets that one range test finds, to
 /// skip text that holds no long run of them (prose breaks its runs with spaces).
 pub(crate) fn base64_superset_mask(block: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        // SAFETY: `available()` checked that the processor has the target features.
+        return unsafe { avx512::base64_superset_mask(block) };
+    }
+    base64_superset_mask_swar(block)
+}
+
+/// [`base64_superset_mask`] eight bytes at a time in a 64-bit word.
+fn base64_superset_mask_swar(block: &[u8]) -> u64 {
     let mut mask = 0u64;
     let (chunks, rest) = block.as_chunks::<8>();
     let mut shift = 0;
@@ -127,6 +147,7 @@ mod tests {
             for (k, c) in block.iter().enumerate() {
                 assert_eq!(superset >> k & 1 == 1, is_base64_superset(*c), "{block:?} at {k}");
             }
+            assert_eq!(base64_superset_mask_swar(&block), superset, "{block:?}");
         }
         assert_eq!(bit_range(0, 64), u64::MAX);
         assert_eq!(bit_range(3, 5), 0b11000);

@@ -444,9 +444,11 @@ mod tests {
         let found = scan(&store, payload, now + Duration::from_secs(60));
         assert!(!found.is_empty());
         assert!(found.iter().all(|(_, source)| source == "crm.internal/api/customers"), "{found:?}");
-        // One match covers the copied notes (the e-mail may be a second, exact-value match).
+        // One match covers the copied notes (the e-mail may be a second, exact-value match):
+        // at least from the last k-gram of the shared run's first window ("y phone ...", as
+        // the seed falls) to the first k-gram of its last window.
         assert!(
-            found.iter().any(|(span, _)| span.contains("by phone after") && span.contains("Renewal of the premium")),
+            found.iter().any(|(span, _)| span.contains("phone after") && span.contains("Renewal of the prem")),
             "{found:?}"
         );
         assert!(scan(&store, "What is the capital of France? Paris, of course.", now).is_empty());
