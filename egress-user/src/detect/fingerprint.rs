@@ -543,8 +543,7 @@ impl Select for Minima {
         }
         let lowest = first_end + 1 - w;
         let (minima, rest) = spare.split_at_mut(to - lowest);
-        minima.copy_from_slice(&hashes[lowest..to]);
-        let windows = minima::window_minima(minima, &mut rest[..to - lowest], w);
+        let windows = minima::window_minima(&hashes[lowest..to], minima, &mut rest[..to - lowest], w);
         // Three passes without a data-dependent branch (a selection comes every few k-grams,
         // at random): the windows whose minimum is new, those of them `keep` accepts (its
         // lookups independent of each other), then the positions of those few.

@@ -9,50 +9,50 @@
 //! vector code; with AVX-512 (which has an unsigned 64-bit minimum) eight hashes per
 //! instruction.
 
-/// Replaces `hashes[i]` by the minimum of `hashes[i..i + w]` for every `i` that has a whole
-/// window, using `spare` (as long as `hashes`) as the other buffer of each pass. Returns how
-/// many windows there are (0 when fewer than `w` hashes).
-pub(super) fn window_minima(hashes: &mut [u64], spare: &mut [u64], w: usize) -> usize {
+/// Writes to `out[i]` the minimum of `hashes[i..i + w]` for every `i` that has a whole
+/// window, using `spare` as the other buffer of the passes (both as long as `hashes`).
+/// Returns how many windows there are (0 when fewer than `w` hashes).
+pub(super) fn window_minima(hashes: &[u64], out: &mut [u64], spare: &mut [u64], w: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx512f") {
         // SAFETY: the processor has AVX-512F.
-        return unsafe { window_minima_avx512(hashes, spare, w) };
+        return unsafe { window_minima_avx512(hashes, out, spare, w) };
     }
-    window_minima_portable(hashes, spare, w)
+    window_minima_portable(hashes, out, spare, w)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn window_minima_avx512(hashes: &mut [u64], spare: &mut [u64], w: usize) -> usize {
-    window_minima_portable(hashes, spare, w)
+unsafe fn window_minima_avx512(hashes: &[u64], out: &mut [u64], spare: &mut [u64], w: usize) -> usize {
+    window_minima_portable(hashes, out, spare, w)
 }
 
-/// The passes, written so that each inner loop reads one buffer and writes the other (no
-/// aliasing, so they vectorise).
+/// The passes, written so that each inner loop reads one buffer and writes another (no
+/// aliasing, so they vectorise). The first reads `hashes`; the buffers alternate so that the
+/// last writes `out`.
 #[inline(always)]
-fn window_minima_portable(hashes: &mut [u64], spare: &mut [u64], w: usize) -> usize {
-    assert!(w >= 1 && spare.len() >= hashes.len());
+fn window_minima_portable(hashes: &[u64], out: &mut [u64], spare: &mut [u64], w: usize) -> usize {
     let n = hashes.len();
+    assert!(w >= 1 && out.len() >= n && spare.len() >= n);
     if n < w {
         return 0;
     }
     let windows = n + 1 - w;
-    // Minima of spans of `span` hashes, valid for the first `n + 1 - span` entries.
+    // Spans double up to the largest power of two `p <= w`; a last pass covers each window
+    // with two spans of `p`, starting at `i` and at `i + w - p`.
+    let doublings = w.ilog2() as usize;
+    let passes = doublings + 1;
+    let (mut target, mut other) =
+        if passes % 2 == 1 { (&mut out[..n], &mut spare[..n]) } else { (&mut spare[..n], &mut out[..n]) };
     let mut span = 1;
-    let (mut current, mut other) = (&mut *hashes, &mut spare[..n]);
-    let mut in_hashes = true;
-    while 2 * span <= w {
-        let valid = n + 1 - 2 * span;
-        min_pass(&mut other[..valid], &current[..valid + span], span);
-        std::mem::swap(&mut current, &mut other);
-        in_hashes = !in_hashes;
-        span *= 2;
-    }
-    // Two spans of `span` cover a window: starting at `i` and at `i + w - span`.
-    min_pass(&mut other[..windows], &current[..windows + w - span], w - span);
-    in_hashes = !in_hashes;
-    if !in_hashes {
-        hashes[..windows].copy_from_slice(&spare[..windows]);
+    for pass in 0..passes {
+        let (shift, valid) = if pass < doublings { (span, n + 1 - 2 * span) } else { (w - span, windows) };
+        let source: &[u64] = if pass == 0 { hashes } else { other };
+        min_pass(&mut target[..valid], &source[..valid + shift], shift);
+        std::mem::swap(&mut target, &mut other);
+        if pass < doublings {
+            span *= 2;
+        }
     }
     windows
 }
@@ -139,9 +139,8 @@ mod tests {
                 })
                 .collect();
             for w in [1, 2, 3, 4, 5, 7, 8, 16, 24, 31, 64] {
-                let mut minima = hashes.clone();
-                let mut spare = vec![0; n];
-                let windows = window_minima(&mut minima, &mut spare, w);
+                let (mut minima, mut spare) = (vec![0; n], vec![0; n]);
+                let windows = window_minima(&hashes, &mut minima, &mut spare, w);
                 let expected: Vec<u64> =
                     hashes.windows(w).map(|window| *window.iter().min().expect("w >= 1")).collect();
                 assert_eq!(windows, expected.len(), "n {n} w {w}");
@@ -156,8 +155,8 @@ mod tests {
                 assert_eq!(&found[..count], expected_changes.as_slice(), "changes n {n} w {w}");
                 assert_eq!(changes_portable(&minima[..windows], previous, &mut found, 0, 0), count);
                 assert_eq!(&found[..count], expected_changes.as_slice(), "portable changes n {n} w {w}");
-                let mut portable = hashes.clone();
-                assert_eq!(window_minima_portable(&mut portable, &mut spare, w), windows);
+                let mut portable = vec![0; n];
+                assert_eq!(window_minima_portable(&hashes, &mut portable, &mut spare, w), windows);
                 assert_eq!(&portable[..windows], expected.as_slice(), "portable n {n} w {w}");
             }
         }
