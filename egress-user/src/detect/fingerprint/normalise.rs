@@ -44,16 +44,16 @@ pub(super) fn block(
 ) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
-        return block_with(text, from, stop, norm, pos, len, capacity, |bytes, i, norm, pos, len| {
+        return block_with(text, from, stop, norm, pos, len, capacity, |chunk, i, norm, pos, len| {
             // SAFETY: `available()` checked that the processor has the target features.
-            unsafe { avx512::ascii_chunk(bytes, i, norm, pos, len) }
+            unsafe { avx512::ascii_chunk(chunk, i, norm, pos, len) }
         });
     }
     block_with(text, from, stop, norm, pos, len, capacity, scalar_ascii_chunk)
 }
 
-/// [`block`] with `chunk` normalising 64 ASCII bytes at a time; returns `None` when the 64
-/// bytes at `i` are not all ASCII.
+/// [`block`] with `chunk` normalising up to 64 ASCII bytes at a time (the bytes, and the
+/// text offset of the first); it returns `None` when they are not all ASCII.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn block_with(
@@ -69,16 +69,13 @@ fn block_with(
     let bytes = text.as_bytes();
     let mut i = from;
     while i < stop {
-        if i + 64 <= stop
-            && let Some(grown) = chunk(bytes, i, norm, pos, len)
-        {
+        let chunk_end = stop.min(i + 64);
+        if let Some(grown) = chunk(&bytes[i..chunk_end], i, norm, pos, len) {
             len = grown;
-            i += 64;
+            i = chunk_end;
             continue;
         }
-        // Up to the next 64 bytes one by one: they hold a non-ASCII character, or they are
-        // the block's tail.
-        let chunk_end = stop.min(i + 64);
+        // The 64 bytes one by one: they hold a non-ASCII character.
         while i < chunk_end {
             let b = bytes[i];
             if b < 0x80 {
@@ -111,11 +108,9 @@ fn block_with(
     (i, len)
 }
 
-/// 64 ASCII bytes, eight at a time with one test for the high bits.
-fn scalar_ascii_chunk(bytes: &[u8], i: usize, norm: &mut [u8], pos: &mut [u32], mut len: usize) -> Option<usize> {
-    let chunk: &[u8; 64] = bytes[i..].first_chunk()?;
-    let (eights, _) = chunk.as_chunks::<8>();
-    if eights.iter().any(|eight| u64::from_le_bytes(*eight) & 0x8080_8080_8080_8080 != 0) {
+/// Up to 64 ASCII bytes, with one test for the high bits.
+fn scalar_ascii_chunk(chunk: &[u8], i: usize, norm: &mut [u8], pos: &mut [u32], mut len: usize) -> Option<usize> {
+    if !chunk.is_ascii() {
         return None;
     }
     for (offset, &b) in chunk.iter().enumerate() {
@@ -147,18 +142,19 @@ mod avx512 {
     /// The processor must have the enabled target features ([`available`]).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
     pub(super) unsafe fn ascii_chunk(
-        bytes: &[u8],
+        chunk: &[u8],
         i: usize,
         norm: &mut [u8],
         pos: &mut [u32],
         len: usize,
     ) -> Option<usize> {
-        let chunk: &[u8; 64] = bytes[i..].first_chunk()?;
         // Bounds of the full-vector stores below, checked once.
         let (norm_out, pos_out) = (&mut norm[len..len + 64], &mut pos[len..len + 64]);
-        // SAFETY (this and the stores): `chunk`, `norm_out` and `pos_out` are 64 entries long
-        // and the loads and stores are unaligned ones.
-        let v = unsafe { _mm512_loadu_si512(chunk.as_ptr().cast()) };
+        let lanes = if chunk.len() >= 64 { u64::MAX } else { (1u64 << chunk.len()) - 1 };
+        // SAFETY: the masked load reads only the lanes in `lanes`, all within `chunk` (the
+        // others are not read and are zero, which is dropped as punctuation); the stores
+        // below go to `norm_out` and `pos_out`, 64 entries each; all unaligned.
+        let v = unsafe { _mm512_maskz_loadu_epi8(lanes, chunk.as_ptr().cast()) };
         if _mm512_movepi8_mask(v) != 0 {
             return None;
         }
@@ -179,5 +175,49 @@ mod avx512 {
             filled += mask.count_ones() as usize;
         }
         Some(len + filled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The normalised bytes and their offsets of `text[from..stop]`, byte by byte.
+    fn reference(text: &str, from: usize, stop: usize) -> (Vec<u8>, Vec<u32>) {
+        let (mut norm, mut pos) = (Vec::new(), Vec::new());
+        for (i, c) in text[from..stop].char_indices() {
+            if c.is_alphanumeric() {
+                for lower in c.to_lowercase() {
+                    let mut buf = [0u8; 4];
+                    for &b in lower.encode_utf8(&mut buf).as_bytes() {
+                        norm.push(b);
+                        pos.push((from + i) as u32);
+                    }
+                }
+            }
+        }
+        (norm, pos)
+    }
+
+    #[test]
+    fn vector_and_scalar_chunks_equal_the_definition() {
+        let pieces = ["Hello", " ", "WORLD", ", ", "42", "\n", "İstanbul", "-", "ÆØÅ", "東京", "x_y", "\t", "\"q\""];
+        let mut state = 7u64;
+        for round in 0..300 {
+            let mut text = String::new();
+            while text.len() < round * 3 {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(pieces[(state >> 33) as usize % pieces.len()]);
+            }
+            let capacity = 2 * text.len() + 32;
+            let expected = reference(&text, 0, text.len());
+            let (mut norm, mut pos) = (vec![0u8; capacity + SLACK], vec![0u32; capacity + SLACK]);
+            let (reached, len) = block(&text, 0, text.len(), &mut norm, &mut pos, 0, capacity);
+            assert_eq!(reached, text.len());
+            assert_eq!((&norm[..len], &pos[..len]), (expected.0.as_slice(), expected.1.as_slice()), "{text:?}");
+            let (reached, len) = block_with(&text, 0, text.len(), &mut norm, &mut pos, 0, capacity, scalar_ascii_chunk);
+            assert_eq!(reached, text.len());
+            assert_eq!((&norm[..len], &pos[..len]), (expected.0.as_slice(), expected.1.as_slice()), "{text:?}");
+        }
     }
 }
