@@ -3,14 +3,17 @@
 //! right after a keyword, `Authorization` header values, provider keys next to the
 //! provider's name, GCP service-account files, Azure SAS signatures, Discord bot tokens.
 
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::entropy::{
-    Classes, entropy_threshold, is_constant_name, is_hash_like, is_placeholder, is_template, is_uuid, is_wordy,
-    looks_fake, looks_like_path, shannon,
+    Classes, entropy_threshold, is_constant_name, is_hash_like, is_placeholder, is_uuid, is_wordy, looks_fake,
+    looks_like_path, shannon,
 };
 use super::rules::{B64, CONTEXT_RULES, Check, HEX, Set, aws_secret_shape, has, set};
 
@@ -111,49 +114,56 @@ const NOT_SECRET: &[&str] = &[
     "endtoken",
 ];
 
-/// Does `t[id_start..end]`, read backwards and ignoring `_`, `-` (and spaces if `spaces`),
-/// end with `kw`? Returns where the keyword starts.
-fn ends_with_norm(t: &[u8], id_start: usize, end: usize, kw: &[u8], spaces: bool) -> Option<usize> {
-    let mut i = end;
-    let mut k = kw.len();
-    while k > 0 {
-        if i <= id_start {
-            return None;
-        }
-        let b = t[i - 1];
-        if b == b'_' || b == b'-' || (spaces && b == b' ') {
-            i -= 1;
-            continue;
-        }
-        if b.to_ascii_lowercase() != kw[k - 1] {
-            return None;
-        }
-        i -= 1;
-        k -= 1;
-    }
-    Some(i)
-}
+/// Every [`KEYWORDS`] and [`NOT_SECRET`] entry reversed, in that order, for an anchored
+/// search over an identifier read backwards: the longest entry it finds is the one the
+/// identifier ends with. Where one keyword ends another the longer comes first in
+/// [`KEYWORDS`], so the longest is also the first; a [`NOT_SECRET`] entry is longer than
+/// the `token` it ends with.
+static ENDINGS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let reversed = |word: &str| word.bytes().rev().collect::<Vec<u8>>();
+    let endings: Vec<Vec<u8>> =
+        KEYWORDS.iter().map(|k| reversed(k.norm)).chain(NOT_SECRET.iter().map(|n| reversed(n))).collect();
+    AhoCorasick::builder()
+        .kind(Some(AhoCorasickKind::DFA))
+        .match_kind(MatchKind::LeftmostLongest)
+        .start_kind(StartKind::Anchored)
+        .build(&endings)
+        .expect("the identifier endings build an automaton")
+});
 
-/// The keyword the identifier `t[id_start..id_end]` ends with, if it names a secret.
+/// How many of an identifier's last letters [`keyword_of`] reads: more than any ending has.
+const ENDING_SPAN: usize = 24;
+
+/// The keyword the identifier `t[id_start..id_end]` ends with, if it names a secret: read
+/// backwards, lowercased, ignoring `_`, `-` (and spaces if `spaces`).
 ///
 /// With `spaces`, the keyword may span words (`api key`), for prose.
 fn keyword_of(t: &[u8], id_start: usize, id_end: usize, spaces: bool) -> Option<&'static Keyword> {
-    let last = t[id_start..id_end].iter().rev().find(|b| b.is_ascii_alphanumeric())?.to_ascii_lowercase();
-    let (keyword, at) = KEYWORDS
-        .iter()
-        .filter(|k| k.norm.as_bytes().last() == Some(&last))
-        .find_map(|k| ends_with_norm(t, id_start, id_end, k.norm.as_bytes(), spaces).map(|at| (k, at)))?;
+    let mut reversed = [0u8; ENDING_SPAN];
+    // Where in `t` each byte of `reversed` is.
+    let mut positions = [0usize; ENDING_SPAN];
+    let mut len = 0;
+    let mut i = id_end;
+    while i > id_start && len < ENDING_SPAN {
+        i -= 1;
+        let b = t[i];
+        if b == b'_' || b == b'-' || (spaces && b == b' ') {
+            continue;
+        }
+        reversed[len] = b.to_ascii_lowercase();
+        positions[len] = i;
+        len += 1;
+    }
+    let ending = ENDINGS.find(Input::new(&reversed[..len]).anchored(Anchored::Yes))?;
+    // A `NOT_SECRET` ending: tokenizer vocabulary, a paging cursor.
+    let keyword = KEYWORDS.get(ending.pattern().as_usize())?;
+    let at = positions[ending.end() - 1];
     if matches!(keyword.norm, "pass" | "pwd") && at > 0 && t[at - 1].is_ascii_alphabetic() {
         // `bypass`, `compass`; but `dbPass` is a camelCase boundary.
         let camel = t[at].is_ascii_uppercase() && t[at - 1].is_ascii_lowercase();
         if !camel {
             return None;
         }
-    }
-    if keyword.norm == "token"
-        && NOT_SECRET.iter().any(|n| ends_with_norm(t, id_start, id_end, n.as_bytes(), spaces).is_some())
-    {
-        return None;
     }
     Some(keyword)
 }
@@ -483,7 +493,7 @@ fn judge_token(t: &[u8], s: usize, e: usize) -> Option<Found> {
     {
         return None;
     }
-    if is_placeholder(tok) || is_template(tok) || is_uuid(tok) || looks_like_path(tok) || is_wordy(tok) {
+    if is_placeholder(tok) || is_uuid(tok) || looks_like_path(tok) || is_wordy(tok) {
         return None;
     }
     let c = Classes::of(tok);
@@ -566,7 +576,7 @@ pub(crate) fn bearer(t: &[u8], a_end: usize) -> Option<Found> {
         return None;
     }
     let c = Classes::of(tok);
-    if is_placeholder(tok) || is_template(tok) || is_wordy(tok) || looks_like_path(tok) {
+    if is_placeholder(tok) || is_wordy(tok) || looks_like_path(tok) {
         return None;
     }
     if (c.digit == 0 && (c.lower == 0 || c.upper == 0)) || shannon(tok) < 3.0 {
@@ -694,17 +704,11 @@ pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
     if v.len() < 24 {
         return None;
     }
-    let from = vs.saturating_sub(PROVIDER_WINDOW);
-    let mut buf = [0u8; PROVIDER_WINDOW];
-    let near = &mut buf[..vs - from];
-    for (d, b) in near.iter_mut().zip(&t[from..vs]) {
-        *d = b.to_ascii_lowercase();
-    }
-    let near = &buf[..vs - from];
+    let near = &t[vs.saturating_sub(PROVIDER_WINDOW)..vs];
     for rule in CONTEXT_RULES {
         let len_ok = (rule.min as usize..=rule.max as usize).contains(&v.len());
-        // The name first: it is the cheapest check and the one that nearly always fails.
-        if !len_ok || !v.iter().all(|&b| has(rule.set, b)) || !named(near, &t[from..vs], rule.keyword.as_bytes()) {
+        // The name last of the cheap checks: it costs a search.
+        if !len_ok || !v.iter().all(|&b| has(rule.set, b)) || !named(near, rule.keyword.as_bytes()) {
             continue;
         }
         let structured = matches!(rule.check, Check::Custom(_));
@@ -725,18 +729,25 @@ pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
     None
 }
 
-/// `name` occurs in `near` (`orig` lowercased) as a word or an identifier's first part: not
-/// after a letter (`laws`), and for short names not before a lowercase letter (`awsome`, but
-/// `AWSSecretKey` is fine).
+/// `name` (lowercase) occurs in `near` in any case, as a word or an identifier's first
+/// part: not after a letter (`laws`), and for short names not before a lowercase letter
+/// (`awsome`, but `AWSSecretKey` is fine).
 ///
 /// Every occurrence is tried, overlapping ones too; those are after a letter of the name, so
 /// they never count (and a `memmem` searcher built per call costs more than this walk).
-fn named(near: &[u8], orig: &[u8], name: &[u8]) -> bool {
-    memchr::memchr_iter(name[0], near).filter(|&i| near[i..].starts_with(name)).any(|i| {
-        let after_letter = i.checked_sub(1).is_some_and(|j| near[j].is_ascii_alphabetic());
-        let glued = name.len() <= 4 && orig.get(i + name.len()).is_some_and(u8::is_ascii_lowercase);
-        !after_letter && !glued
-    })
+fn named(near: &[u8], name: &[u8]) -> bool {
+    let first = name[0];
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), near)
+        .filter(|&i| starts_with_ignoring_case(&near[i..], name))
+        .any(|i| {
+            let after_letter = i.checked_sub(1).is_some_and(|j| near[j].is_ascii_alphabetic());
+            let glued = name.len() <= 4 && near.get(i + name.len()).is_some_and(u8::is_ascii_lowercase);
+            !after_letter && !glued
+        })
+}
+
+fn starts_with_ignoring_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
 /// An AWS secret access key within a few hundred bytes of the key id at `start..end`.
@@ -770,4 +781,132 @@ pub(crate) fn aws_pair(t: &[u8], start: usize, end: usize) -> Option<(usize, usi
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small xorshift generator: the same adversarial inputs on every run.
+    fn picks(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut state = seed;
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        }
+    }
+
+    /// The keyword search as it was: every ending tried in turn, backwards over the text.
+    fn keyword_of_reference(t: &[u8], id_start: usize, id_end: usize, spaces: bool) -> Option<&'static str> {
+        let ends_with = |kw: &[u8]| {
+            let mut i = id_end;
+            let mut k = kw.len();
+            while k > 0 {
+                if i <= id_start {
+                    return None;
+                }
+                let b = t[i - 1];
+                if b == b'_' || b == b'-' || (spaces && b == b' ') {
+                    i -= 1;
+                    continue;
+                }
+                if b.to_ascii_lowercase() != kw[k - 1] {
+                    return None;
+                }
+                i -= 1;
+                k -= 1;
+            }
+            Some(i)
+        };
+        let (keyword, at) = KEYWORDS.iter().find_map(|k| ends_with(k.norm.as_bytes()).map(|at| (k, at)))?;
+        if matches!(keyword.norm, "pass" | "pwd") && at > 0 && t[at - 1].is_ascii_alphabetic() {
+            let camel = t[at].is_ascii_uppercase() && t[at - 1].is_ascii_lowercase();
+            if !camel {
+                return None;
+            }
+        }
+        if keyword.norm == "token" && NOT_SECRET.iter().any(|n| ends_with(n.as_bytes()).is_some()) {
+            return None;
+        }
+        Some(keyword.norm)
+    }
+
+    #[test]
+    fn endings_fit_the_span_and_longer_keywords_come_first() {
+        for ending in KEYWORDS.iter().map(|k| k.norm).chain(NOT_SECRET.iter().copied()) {
+            assert!(ending.len() < ENDING_SPAN, "{ending}");
+        }
+        for (i, short) in KEYWORDS.iter().enumerate() {
+            for long in &KEYWORDS[i + 1..] {
+                assert!(!long.norm.ends_with(short.norm), "{} must come before {}", long.norm, short.norm);
+            }
+        }
+        for n in NOT_SECRET {
+            assert!(n.ends_with("token") && n.len() > "token".len(), "{n}");
+        }
+    }
+
+    /// Identifiers built from keyword pieces, separators, spaces and case changes, read as
+    /// identifiers and as prose, against the search that tried every ending in turn.
+    #[test]
+    fn keyword_of_matches_the_list_walk() {
+        let pieces: Vec<String> = KEYWORDS
+            .iter()
+            .map(|k| k.norm.to_string())
+            .chain(NOT_SECRET.iter().map(|n| n.to_string()))
+            .chain(
+                ["_", "-", " ", "db", "Db", "by", "com", "X", "api", "my", "TOKEN", "Pass", "pAsS", "s", "é", "="]
+                    .map(String::from),
+            )
+            .collect();
+        let mut pick = picks(0x5eed);
+        let mut found = 0;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..1 + pick(4) {
+                let piece = &pieces[pick(pieces.len())];
+                match pick(3) {
+                    0 => text.push_str(&piece.to_ascii_uppercase()),
+                    _ => text.push_str(piece),
+                }
+            }
+            let t = text.as_bytes();
+            let id_start = pick(t.len().min(4) + 1).min(t.len());
+            for spaces in [false, true] {
+                let want = keyword_of_reference(t, id_start, t.len(), spaces);
+                assert_eq!(keyword_of(t, id_start, t.len(), spaces).map(|k| k.norm), want, "{text:?} from {id_start}");
+                found += usize::from(want.is_some());
+            }
+        }
+        assert!(found > 5_000, "too few keywords found ({found}) for the comparison to mean much");
+    }
+
+    /// The provider-name check as it was: on a lowercased copy.
+    fn named_reference(orig: &[u8], name: &[u8]) -> bool {
+        let near = orig.to_ascii_lowercase();
+        (0..near.len()).filter(|&i| near[i..].starts_with(name)).any(|i| {
+            let after_letter = i.checked_sub(1).is_some_and(|j| near[j].is_ascii_alphabetic());
+            let glued = name.len() <= 4 && orig.get(i + name.len()).is_some_and(u8::is_ascii_lowercase);
+            !after_letter && !glued
+        })
+    }
+
+    #[test]
+    fn named_ignores_case_like_a_lowercased_copy() {
+        let pieces =
+            ["aws", "AWS", "Aws", "twilio", "TWILIO_", "laws", "awsome", "sumo", "SUMO", "_", " ", "x", "é", "aw"];
+        let mut pick = picks(77);
+        let mut named_count = 0;
+        for _ in 0..20_000 {
+            let text: String = (0..1 + pick(6)).map(|_| pieces[pick(pieces.len())]).collect();
+            for name in [&b"aws"[..], b"twilio", b"sumo"] {
+                let want = named_reference(text.as_bytes(), name);
+                assert_eq!(named(text.as_bytes(), name), want, "{text:?} {:?}", String::from_utf8_lossy(name));
+                named_count += usize::from(want);
+            }
+        }
+        assert!(named_count > 1_000, "{named_count}");
+    }
 }

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, StartKind};
 
 /// Shannon entropy in bits per byte.
 pub(crate) fn shannon(s: &[u8]) -> f32 {
@@ -16,22 +16,42 @@ pub(crate) fn shannon(s: &[u8]) -> f32 {
     let mut counts = [0u32; 256];
     // Which bytes occur, so that only those are visited (in byte order, as the sum's
     // rounding depends on it): a branch per possible byte mispredicted more than it saved.
+    // Each byte sets its bit in all four words through a mask, so the words stay in
+    // registers (indexing them put them in memory, each byte waiting on the last store).
     let mut present = [0u64; 4];
     for &b in s {
         counts[b as usize] += 1;
-        present[usize::from(b >> 6)] |= 1 << (b & 63);
+        let bit = 1u64 << (b & 63);
+        for (quarter, word) in (0u8..).zip(present.iter_mut()) {
+            *word |= bit & 0u64.wrapping_sub(u64::from(b >> 6 == quarter));
+        }
     }
     let n = s.len() as f32;
+    let term = |count: u32| {
+        let p = count as f32 / n;
+        p * p.log2()
+    };
+    // A term depends only on its count, and a secret's bytes mostly occur a few times
+    // each: the terms of small counts are computed once, up front (a lazy cache's branch
+    // mispredicted).
+    // (No count exceeds the length, so every small count that occurs has its term.)
+    let mut small_terms = [0.0f32; SMALL_COUNTS + 1];
+    for (count, slot) in (1..).zip(&mut small_terms[1..=s.len().min(SMALL_COUNTS)]) {
+        *slot = term(count);
+    }
     let mut h = 0.0f32;
     for (word, mut bits) in present.into_iter().enumerate() {
         while bits != 0 {
-            let p = counts[word * 64 + bits.trailing_zeros() as usize] as f32 / n;
-            h -= p * p.log2();
+            let count = counts[word * 64 + bits.trailing_zeros() as usize];
+            h -= small_terms.get(count as usize).copied().unwrap_or_else(|| term(count));
             bits &= bits - 1;
         }
     }
     h
 }
+
+/// Counts up to this many get their [`shannon`] term from a table.
+const SMALL_COUNTS: usize = 4;
 
 /// Which kinds of characters a value has.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,16 +64,10 @@ pub(crate) struct Classes {
 
 impl Classes {
     pub(crate) fn of(s: &[u8]) -> Self {
-        let mut c = Self::default();
-        for &b in s {
-            match b {
-                b'a'..=b'z' => c.lower += 1,
-                b'A'..=b'Z' => c.upper += 1,
-                b'0'..=b'9' => c.digit += 1,
-                _ => c.other += 1,
-            }
-        }
-        c
+        // Sums of comparisons rather than a branch per byte: the compiler vectorizes them.
+        let count = |first: u8, span: u8| s.iter().map(|b| usize::from(b.wrapping_sub(first) < span)).sum::<usize>();
+        let (lower, upper, digit) = (count(b'a', 26), count(b'A', 26), count(b'0', 10));
+        Self { lower, upper, digit, other: s.len() - lower - upper - digit }
     }
 
     /// How many of lower, upper, digit and other occur at all.
@@ -89,13 +103,17 @@ pub(crate) fn is_sequence(s: &[u8]) -> bool {
     if s.len() < 6 {
         return false;
     }
-    let steps = s
-        .windows(2)
-        .filter(|w| {
-            let (a, b) = (w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase());
-            b == a.wrapping_add(1) || a == b.wrapping_add(1)
+    // Pairs rather than `windows(2)`, and a sum of small counts: the compiler vectorizes
+    // this form.
+    let steps: u32 = s
+        .iter()
+        .zip(&s[1..])
+        .map(|(a, b)| {
+            let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+            u32::from(b == a.wrapping_add(1) || a == b.wrapping_add(1))
         })
-        .count();
+        .sum();
+    let steps = steps as usize;
     if steps * 4 >= (s.len() - 1) * 3 {
         return true;
     }
@@ -178,26 +196,63 @@ const PLACEHOLDER_MARKS: &[&[u8]] = &[
     b"asdf",
 ];
 
-/// One automaton per list of (lowercase) marks, built once: a substring searcher built per
-/// mark per value (what `memmem::find` does) cost more than the rest of a keyword hit. It
-/// ignores ASCII case, so values need no lowercased copy.
-fn marks_automaton(marks: &[&[u8]]) -> AhoCorasick {
-    AhoCorasick::builder()
-        .kind(Some(AhoCorasickKind::DFA))
-        .ascii_case_insensitive(true)
-        .build(marks)
-        .expect("the mark lists build an automaton")
+/// A search for a list of (lowercase) marks in any ASCII case, built once: a substring
+/// searcher built per mark per value (what `memmem::find` does) cost more than the rest of
+/// a keyword hit, and an unanchored automaton walks every byte, a dependent load each.
+/// Here an anchored automaton runs only where a mark's first two bytes are, which few
+/// places in a random value are.
+struct Marks {
+    automaton: AhoCorasick,
+    /// Bit `first << 8 | second` is set when a mark starts with those two bytes
+    /// (lowercase); a one-byte mark sets every pair it starts.
+    starts: Box<[u64; 1024]>,
+}
+
+impl Marks {
+    fn new(marks: &[&[u8]]) -> Self {
+        let automaton = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .ascii_case_insensitive(true)
+            .start_kind(StartKind::Anchored)
+            .build(marks)
+            .expect("the mark lists build an automaton");
+        let mut starts = Box::new([0u64; 1024]);
+        for mark in marks {
+            let seconds = match mark.get(1) {
+                Some(second) => second.to_ascii_lowercase()..=second.to_ascii_lowercase(),
+                None => 0..=u8::MAX,
+            };
+            for second in seconds {
+                let pair = Self::pair(mark[0], second);
+                starts[pair / 64] |= 1 << (pair % 64);
+            }
+        }
+        Self { automaton, starts }
+    }
+
+    fn pair(first: u8, second: u8) -> usize {
+        usize::from(first.to_ascii_lowercase()) << 8 | usize::from(second.to_ascii_lowercase())
+    }
+
+    /// Whether a mark is in the first [`MARKS_SPAN`] bytes of `s`.
+    fn is_in(&self, s: &[u8]) -> bool {
+        let s = &s[..s.len().min(MARKS_SPAN)];
+        (0..s.len()).any(|at| {
+            // After the last byte, a zero: only a one-byte mark starts a pair with it.
+            let pair = Self::pair(s[at], s.get(at + 1).copied().unwrap_or(0));
+            self.starts[pair / 64] >> (pair % 64) & 1 == 1
+                && self.automaton.find(Input::new(s).range(at..).anchored(Anchored::Yes)).is_some()
+        })
+    }
 }
 
 /// The part of a value the mark searches look at.
 const MARKS_SPAN: usize = 512;
 
-/// Whether one of `search`'s marks is in the first [`MARKS_SPAN`] bytes of `s`, in any case.
-fn has_mark(search: &AhoCorasick, s: &[u8]) -> bool {
-    search.is_match(&s[..s.len().min(MARKS_SPAN)])
-}
-
-static PLACEHOLDER_SEARCH: LazyLock<AhoCorasick> = LazyLock::new(|| marks_automaton(PLACEHOLDER_MARKS));
+/// The placeholder marks and the template references ([`TEMPLATE_REFS`]) in one search,
+/// since a placeholder check asks for both.
+static PLACEHOLDER_OR_TEMPLATE_SEARCH: LazyLock<Marks> =
+    LazyLock::new(|| Marks::new(&[PLACEHOLDER_MARKS, TEMPLATE_REFS].concat()));
 
 /// Whole values (lowercased, separators dropped) that are a name or a word, not a secret.
 const PLACEHOLDER_WORDS: &[&[u8]] = &[
@@ -249,64 +304,72 @@ const PLACEHOLDER_WORDS: &[&[u8]] = &[
     b"letmein",
 ];
 
-/// An example value, a template reference, a keyword used as its own value, or a value
-/// too regular to be a random secret.
+/// An example value, a template reference (`${VAR}`, `$VAR`, `{{ x }}`, `%VAR%`, `<x>`,
+/// `process.env.X`, `vault:...`), a keyword used as its own value, or a value too regular
+/// to be a random secret.
 pub(crate) fn is_placeholder(s: &[u8]) -> bool {
-    if s.is_empty() || is_same_char(s) || is_template(s) {
+    if s.is_empty() || is_same_char(s) || has_template_form(s) {
         return true;
     }
-    if has_mark(&PLACEHOLDER_SEARCH, s) {
+    if PLACEHOLDER_OR_TEMPLATE_SEARCH.is_in(s) {
         return true;
     }
-    let mut word = [0u8; 64];
-    let mut n = 0;
-    let mut alnum = 0;
-    for &b in &s[..s.len().min(MARKS_SPAN)] {
-        if b.is_ascii_alphanumeric() {
-            if let Some(slot) = word.get_mut(n) {
-                *slot = b.to_ascii_lowercase();
-                n += 1;
-            }
-            alnum += 1;
+    let span = &s[..s.len().min(MARKS_SPAN)];
+    let alnum = span.iter().filter(|b| b.is_ascii_alphanumeric()).count();
+    // Only a value with as few letters and digits as a word can be one.
+    if (1..=LONGEST_PLACEHOLDER_WORD).contains(&alnum) {
+        let mut word = [0u8; LONGEST_PLACEHOLDER_WORD];
+        for (slot, b) in word.iter_mut().zip(span.iter().filter(|b| b.is_ascii_alphanumeric())) {
+            *slot = b.to_ascii_lowercase();
         }
-    }
-    if alnum == n && PLACEHOLDER_WORDS.contains(&&word[..n]) {
-        return true;
+        if PLACEHOLDER_WORDS.contains(&&word[..alnum]) {
+            return true;
+        }
     }
     alnum == 0 || is_sequence(s)
 }
 
-/// A reference to a value kept elsewhere: `${VAR}`, `$VAR`, `{{ x }}`, `%VAR%`, `<x>`,
-/// `process.env.X`, `os.environ[...]`, `secrets.X`, `op://vault/item`, `vault:...`.
-pub(crate) fn is_template(s: &[u8]) -> bool {
+/// Length of the longest of [`PLACEHOLDER_WORDS`].
+const LONGEST_PLACEHOLDER_WORD: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < PLACEHOLDER_WORDS.len() {
+        if PLACEHOLDER_WORDS[i].len() > longest {
+            longest = PLACEHOLDER_WORDS[i].len();
+        }
+        i += 1;
+    }
+    longest
+};
+
+/// Marks of a reference to a value kept elsewhere: `${VAR}`, `{{ x }}`, `process.env.X`,
+/// `os.environ[...]`, `secrets.X`, `op://vault/item`, `vault:...`.
+const TEMPLATE_REFS: &[&[u8]] = &[
+    b"${",
+    b"{{",
+    b"<%",
+    b"#{",
+    b"$(",
+    b"process.env",
+    b"os.environ",
+    b"getenv",
+    b"env(",
+    b"env[",
+    b"secrets.",
+    b"op://",
+    b"vault:",
+    b"keyvault",
+    b"ref+",
+];
+
+/// A reference by its first and last bytes (`$VAR`, `%VAR%`, `{x}`, `<x>`, `[x]`), or empty.
+fn has_template_form(s: &[u8]) -> bool {
     let (Some(&first), Some(&last)) = (s.first(), s.last()) else { return true };
-    if first == b'$' && s.get(1).is_some_and(|&b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'{' | b'('))
+    first == b'$' && s.get(1).is_some_and(|&b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'{' | b'('))
         || (first == b'%' && last == b'%')
         || (first == b'{' && last == b'}')
         || (first == b'<' && last == b'>')
         || (first == b'[' && last == b']')
-    {
-        return true;
-    }
-    const REFS: &[&[u8]] = &[
-        b"${",
-        b"{{",
-        b"<%",
-        b"#{",
-        b"$(",
-        b"process.env",
-        b"os.environ",
-        b"getenv",
-        b"env(",
-        b"env[",
-        b"secrets.",
-        b"op://",
-        b"vault:",
-        b"keyvault",
-        b"ref+",
-    ];
-    static SEARCH: LazyLock<AhoCorasick> = LazyLock::new(|| marks_automaton(REFS));
-    has_mark(&SEARCH, s)
 }
 
 /// A constant name standing for the value (`MY_API_KEY`), not the value.
@@ -315,6 +378,9 @@ pub(crate) fn is_constant_name(s: &[u8]) -> bool {
         && s.contains(&b'_')
         && s.first().is_some_and(u8::is_ascii_uppercase)
 }
+
+/// Marks of an example token body.
+const FAKE_MARKS: &[&[u8]] = &[b"xxxx", b"****", b"example", b"your", b"placeholder", b"00000000", b"redacted"];
 
 /// The body of a provider token that is plainly not a real one: an example marker, one
 /// character repeated, a sequence, or far too few distinct characters.
@@ -325,9 +391,8 @@ pub(crate) fn looks_fake(body: &[u8]) -> bool {
     if is_same_char(body) || is_sequence(body) {
         return true;
     }
-    const MARKS: &[&[u8]] = &[b"xxxx", b"****", b"example", b"your", b"placeholder", b"00000000", b"redacted"];
-    static SEARCH: LazyLock<AhoCorasick> = LazyLock::new(|| marks_automaton(MARKS));
-    if has_mark(&SEARCH, body) {
+    static SEARCH: LazyLock<Marks> = LazyLock::new(|| Marks::new(FAKE_MARKS));
+    if SEARCH.is_in(body) {
         return true;
     }
     let mut seen = [false; 256];
@@ -388,6 +453,138 @@ mod tests {
                 .collect();
             assert_eq!(shannon(&value).to_bits(), shannon_reference(&value).to_bits(), "{value:?}");
         }
+    }
+
+    /// Values made of marks, words, separators and random bytes, in every case, plus
+    /// every length up to a few dozen: what the filters below are compared on.
+    fn adversarial_values() -> Vec<Vec<u8>> {
+        let mut pieces: Vec<&[u8]> =
+            PLACEHOLDER_MARKS.iter().chain(TEMPLATE_REFS).chain(PLACEHOLDER_WORDS).copied().collect();
+        pieces.extend([
+            &b"k9Qz"[..],
+            b"2LmW",
+            b"_",
+            b"-",
+            b" ",
+            b"$",
+            b"%",
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b"abc",
+            b"9876",
+            b"\xc3\xa9",
+            b"\xe2\x80",
+            b"A",
+            b"defghi",
+            b"345678",
+            b"zyx",
+            b"ab1ab1ab1",
+        ]);
+        // As many random pieces again, so that about half the values are no placeholder.
+        let random: Vec<&[u8]> = [&b"q7"[..], b"W3", b"Zk", b"8v", b"Np", b"Lx", b"0r", b"Tj"].repeat(8);
+        pieces.extend(random);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut pick = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut values = Vec::new();
+        for _ in 0..20_000 {
+            let mut value = Vec::new();
+            for _ in 0..1 + pick(4) {
+                let piece = pieces[pick(pieces.len())];
+                if pick(2) == 0 { value.extend(piece.to_ascii_uppercase()) } else { value.extend(piece) }
+            }
+            values.push(value);
+        }
+        for len in 0..80 {
+            values.push((0..len).map(|_| b"aAzZ09_-.%$\xff"[pick(12)]).collect());
+        }
+        values.push(vec![b'a'; 600]);
+        values
+    }
+
+    /// The placeholder check as it was: the template references searched on their own.
+    fn is_placeholder_reference(s: &[u8]) -> bool {
+        static SEARCHES: LazyLock<[AhoCorasick; 2]> = LazyLock::new(|| {
+            [TEMPLATE_REFS, PLACEHOLDER_MARKS]
+                .map(|marks| AhoCorasick::builder().ascii_case_insensitive(true).build(marks).expect("marks"))
+        });
+        let span = &s[..s.len().min(MARKS_SPAN)];
+        if s.is_empty() || is_same_char(s) || has_template_form(s) || SEARCHES.iter().any(|a| a.is_match(span)) {
+            return true;
+        }
+        let word: Vec<u8> = s[..s.len().min(MARKS_SPAN)]
+            .iter()
+            .filter(|b| b.is_ascii_alphanumeric())
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        if word.len() <= 64 && PLACEHOLDER_WORDS.contains(&word.as_slice()) {
+            return true;
+        }
+        word.is_empty() || is_sequence_reference(s)
+    }
+
+    /// The fake-body check as it was: an unanchored search for its marks.
+    fn looks_fake_reference(body: &[u8]) -> bool {
+        static SEARCH: LazyLock<AhoCorasick> =
+            LazyLock::new(|| AhoCorasick::builder().ascii_case_insensitive(true).build(FAKE_MARKS).expect("marks"));
+        if body.len() < 8 {
+            return false;
+        }
+        if is_same_char(body) || is_sequence_reference(body) || SEARCH.is_match(&body[..body.len().min(MARKS_SPAN)]) {
+            return true;
+        }
+        let distinct = body.iter().collect::<std::collections::BTreeSet<_>>().len();
+        distinct * 6 < body.len().min(64)
+    }
+
+    fn is_sequence_reference(s: &[u8]) -> bool {
+        if s.len() < 6 {
+            return false;
+        }
+        let steps = s
+            .windows(2)
+            .filter(|w| {
+                let (a, b) = (w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase());
+                b == a.wrapping_add(1) || a == b.wrapping_add(1)
+            })
+            .count();
+        steps * 4 >= (s.len() - 1) * 3
+            || (1..=8usize).any(|p| s.len() >= p * 3 && (p..s.len()).all(|i| s[i] == s[i - p]))
+    }
+
+    #[test]
+    fn filters_match_their_plain_versions() {
+        let (mut placeholders, mut sequences) = (0, 0);
+        for value in adversarial_values() {
+            let shown = String::from_utf8_lossy(&value);
+            let placeholder = is_placeholder_reference(&value);
+            assert_eq!(is_placeholder(&value), placeholder, "{shown}");
+            assert_eq!(is_sequence(&value), is_sequence_reference(&value), "{shown}");
+            assert_eq!(looks_fake(&value), looks_fake_reference(&value), "{shown}");
+            let mut classes = Classes::default();
+            for &b in &value {
+                match b {
+                    b'a'..=b'z' => classes.lower += 1,
+                    b'A'..=b'Z' => classes.upper += 1,
+                    b'0'..=b'9' => classes.digit += 1,
+                    _ => classes.other += 1,
+                }
+            }
+            assert_eq!(Classes::of(&value), classes, "{shown}");
+            assert_eq!(shannon(&value).to_bits(), shannon_reference(&value).to_bits(), "{shown}");
+            placeholders += usize::from(placeholder);
+            sequences += usize::from(is_sequence_reference(&value));
+        }
+        assert!(
+            (1_000..19_000).contains(&placeholders) && sequences > 100,
+            "{placeholders} placeholders, {sequences} sequences"
+        );
     }
 
     #[test]

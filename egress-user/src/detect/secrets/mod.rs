@@ -96,13 +96,39 @@ struct Literals {
     /// The same patterns in a SIMD searcher (Teddy), when the CPU has one: several times
     /// faster than the automaton's own prefilter loop for a whole-text pass.
     packed: Option<packed::Searcher>,
+    /// For window searches: the pairs of bytes a literal starts with, one bit per pair.
+    starts: Option<Box<Bigrams>>,
     actions: Vec<Vec<Action>>,
+}
+
+/// A set of byte pairs, one bit each.
+struct Bigrams([u64; 1024]);
+
+impl Bigrams {
+    fn index(first: u8, second: u8) -> usize {
+        usize::from(first) << 8 | usize::from(second)
+    }
+
+    fn of(literals: &[&str]) -> Box<Self> {
+        let mut set = Box::new(Self([0; 1024]));
+        for literal in literals {
+            let &[first, second, ..] = literal.as_bytes() else { panic!("window literal {literal:?} is too short") };
+            let i = Self::index(first, second);
+            set.0[i / 64] |= 1 << (i % 64);
+        }
+        set
+    }
+
+    fn has(&self, first: u8, second: u8) -> bool {
+        let i = Self::index(first, second);
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
 }
 
 impl Literals {
     /// `whole_text`: searched over whole texts (use Teddy, or anchored searches at the
-    /// candidates of [`blocks`]) rather than short windows (use a plain DFA, no prefilter
-    /// start-up per window).
+    /// candidates of [`blocks`]) rather than short windows (use anchored searches where a
+    /// literal's first two bytes are: no prefilter start-up per window).
     fn new(literals: &[(String, Anchor)], kind: MatchKind, whole_text: bool) -> Self {
         let patterns: Vec<&str> =
             literals.iter().map(|(l, _)| l.as_str()).collect::<BTreeSet<&str>>().into_iter().collect();
@@ -124,9 +150,10 @@ impl Literals {
             .match_kind(kind)
             .kind(Some(AhoCorasickKind::DFA))
             .prefilter(whole_text)
-            .start_kind(if whole_text { StartKind::Both } else { StartKind::Unanchored })
+            .start_kind(if whole_text { StartKind::Both } else { StartKind::Anchored })
             .build(&patterns)
             .expect("the secret literals build an automaton");
+        let starts = (!whole_text).then(|| Bigrams::of(&patterns));
         let packed = whole_text
             .then(|| {
                 let kind = match kind {
@@ -136,7 +163,7 @@ impl Literals {
                 packed::Config::new().match_kind(kind).builder().extend(&patterns).build()
             })
             .flatten();
-        Self { automaton, packed, actions }
+        Self { automaton, packed, starts, actions }
     }
 
     /// Runs the actions of every hit in the whole of `t`, skipping hits inside bytes an
@@ -164,6 +191,18 @@ impl Literals {
             (None, Some(searcher)) => searcher.find_iter(t).for_each(|m| hit(m.start(), m.pattern().as_usize())),
             (None, None) => self.automaton.find_iter(t).for_each(|m| hit(m.start(), m.pattern().as_usize())),
         }
+    }
+
+    /// The first match in `t[from..to]` (leftmost, then longest), for a window literal set:
+    /// an anchored search only where a literal's first two bytes are, which few places in
+    /// a token are (an unanchored automaton walks every byte, a dependent load each).
+    fn find_in_window(&self, t: &[u8], from: usize, to: usize) -> Option<aho_corasick::Match> {
+        let starts = self.starts.as_deref().expect("window literals have their bigrams");
+        let window = &t[from..to];
+        let candidates = window.windows(2).enumerate().filter(|(_, pair)| starts.has(pair[0], pair[1]));
+        candidates
+            .map(|(offset, _)| from + offset)
+            .find_map(|start| self.automaton.find(Input::new(t).range(start..to).anchored(Anchored::Yes)))
     }
 
     /// The matches `find_iter` gives (leftmost-first, not overlapping), found by an anchored
@@ -219,6 +258,17 @@ const STACK_BLOCKS: usize = 16;
 impl SecretScanner {
     pub fn new() -> Self {
         let keywords = Self::keyword_literals();
+        let tokens = Self::token_literals();
+        let tables = blocks::Tables::new(&keywords.iter().map(|(literal, _)| literal.as_str()).collect::<Vec<_>>());
+        Self {
+            keywords: Literals::new(&keywords, MatchKind::LeftmostFirst, true),
+            tokens: Literals::new(&tokens, MatchKind::LeftmostLongest, false),
+            classifier: blocks::Classifier::new(tables),
+        }
+    }
+
+    /// The literals of the token windows: the token table's anchors, and fixed ones.
+    fn token_literals() -> Vec<(String, Anchor)> {
         let mut tokens: Vec<(String, Anchor)> =
             rules::RULES.iter().enumerate().map(|(i, rule)| (rule.anchor.to_string(), Anchor::Token(i))).collect();
         let fixed: &[(&str, Anchor)] = &[
@@ -228,12 +278,7 @@ impl SecretScanner {
             ("BEARER ", Anchor::Bearer),
         ];
         tokens.extend(fixed.iter().map(|(s, a)| (s.to_string(), *a)));
-        let tables = blocks::Tables::new(&keywords.iter().map(|(literal, _)| literal.as_str()).collect::<Vec<_>>());
-        Self {
-            keywords: Literals::new(&keywords, MatchKind::LeftmostFirst, true),
-            tokens: Literals::new(&tokens, MatchKind::LeftmostLongest, false),
-            classifier: blocks::Classifier::new(tables),
-        }
+        tokens
     }
 
     /// The literals of the keyword pass: keyword roots in every case form, and fixed ones.
@@ -343,7 +388,7 @@ impl SecretScanner {
         let mut pos = from;
         let mut covered = if to == t.len() { to } else { to.saturating_sub(MAX_LITERAL).max(from) };
         while pos < to {
-            let Some(hit) = lits.automaton.find(Input::new(t).span(pos..to)) else { break };
+            let Some(hit) = lits.find_in_window(t, pos, to) else { break };
             let mut next = hit.start() + 1;
             for &action in &lits.actions[hit.pattern().as_usize()] {
                 if let Some(end) = Self::run(action, t, hit.start(), &[], out) {

@@ -1075,3 +1075,43 @@ fn throughput() {
         );
     }
 }
+
+/// The window search (anchored searches where a literal's first two bytes are) against an
+/// unanchored leftmost-longest automaton over the same literals, on text built from
+/// literal pieces, token bytes and non-ASCII bytes, at every window start and end.
+#[test]
+fn window_search_matches_an_unanchored_automaton() {
+    let scanner = SecretScanner::new();
+    let literals: Vec<String> = SecretScanner::token_literals().into_iter().map(|(literal, _)| literal).collect();
+    let reference = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(&literals)
+        .expect("the token literals build an automaton");
+    let mut pieces: Vec<&[u8]> = literals.iter().map(|l| l.as_bytes()).collect();
+    pieces.extend([&b"a"[..], b"Z9", b"_", b"-", b".", b" ", b"\xc3\xa9", b"sk", b"gh", b"x"]);
+    let mut rng = Rng(99);
+    let mut matches = 0;
+    for _ in 0..2_000 {
+        let mut text = Vec::new();
+        while text.len() < 80 {
+            let piece = pieces[rng.below(pieces.len())];
+            // Cut literals short now and then, so that many candidates fail.
+            text.extend_from_slice(&piece[..piece.len() - rng.below(2).min(piece.len() - 1)]);
+        }
+        for from in (0..text.len()).step_by(7) {
+            for to in [from, from + 1, from + 13, text.len()] {
+                let to = to.min(text.len());
+                let want = reference.find(aho_corasick::Input::new(&text).span(from..to));
+                let got = scanner.tokens.find_in_window(&text, from, to);
+                assert_eq!(
+                    got.map(|m| (m.start(), m.end())),
+                    want.map(|m| (m.start(), m.end())),
+                    "{:?} {from}..{to}",
+                    String::from_utf8_lossy(&text)
+                );
+                matches += usize::from(want.is_some());
+            }
+        }
+    }
+    assert!(matches > 10_000, "{matches}");
+}
