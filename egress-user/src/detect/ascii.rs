@@ -74,6 +74,47 @@ pub(crate) mod avx512 {
         (alpha, alpha | digit, _mm512_movepi8_mask(v))
     }
 
+    /// Masks of the ASCII digits, of the bytes equal to `first` and of those equal to
+    /// `second` among up to 64 bytes (bit `k` for byte `k`): one load for three classes.
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    #[inline]
+    pub(crate) fn digit_and_byte_masks(block: &[u8], first: u8, second: u8) -> (u64, u64, u64) {
+        let lanes = super::bit_range(0, block.len().min(64));
+        // SAFETY: as in `masks_with_high`; the zeroed lanes are cleared from every mask.
+        let v = unsafe { _mm512_maskz_loadu_epi8(lanes, block.as_ptr().cast()) };
+        let digit = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)), _mm512_set1_epi8(10));
+        let first = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(first as i8));
+        let second = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(second as i8));
+        (digit, first & lanes, second & lanes)
+    }
+
+    /// The mask of the bytes in `lo..=hi` among up to 64 bytes: one range compare.
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    #[inline]
+    pub(crate) fn range_mask(block: &[u8], lo: u8, hi: u8) -> u64 {
+        let lanes = super::bit_range(0, block.len().min(64));
+        // SAFETY: as in `masks_with_high`; the zeroed lanes are cleared from the mask.
+        let v = unsafe { _mm512_maskz_loadu_epi8(lanes, block.as_ptr().cast()) };
+        if lo > hi {
+            return 0;
+        }
+        if lo == 0 && hi == u8::MAX {
+            return lanes;
+        }
+        let span = hi - lo + 1;
+        _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(lo as i8)), _mm512_set1_epi8(span as i8)) & lanes
+    }
+
+    /// The mask of the ASCII digits among up to 64 bytes.
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    #[inline]
+    pub(crate) fn digit_mask(block: &[u8]) -> u64 {
+        let lanes = super::bit_range(0, block.len().min(64));
+        // SAFETY: as in `masks_with_high`; a zeroed lane is no digit.
+        let v = unsafe { _mm512_maskz_loadu_epi8(lanes, block.as_ptr().cast()) };
+        _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)), _mm512_set1_epi8(10))
+    }
+
     /// [`super::base64_superset_mask`] of up to 64 bytes: one range compare.
     #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
     pub(crate) fn base64_superset_mask(block: &[u8]) -> u64 {
@@ -179,6 +220,49 @@ mod tests {
         for chunk in all.chunks(64) {
             // SAFETY: as above.
             assert_eq!(unsafe { avx512::masks_with_high(chunk) }, masks_with_high(chunk), "{chunk:?}");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_digit_byte_and_range_masks_match_byte_tests() {
+        if !avx512::available() {
+            eprintln!("no AVX-512 here: the vector digit masks are not tested");
+            return;
+        }
+        // Every length (the lanes past the end are zero: a zero byte must match nothing, not
+        // even `first == 0`), random bytes, and every byte value.
+        let all: Vec<u8> = (0..=255).collect();
+        let mut state = 5u64;
+        let mut blocks: Vec<Vec<u8>> = all.chunks(64).map(<[u8]>::to_vec).collect();
+        for len in (0..=64).chain([64; 200]) {
+            blocks.push(
+                (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        b"09/:@\0\xff\x80a"[(state >> 33) as usize % 9]
+                    })
+                    .collect(),
+            );
+        }
+        for block in &blocks {
+            for (first, second) in [(b'@', b':'), (0, 0xff), (b'0', b'9')] {
+                let expect = |test: &dyn Fn(u8) -> bool| {
+                    block.iter().enumerate().fold(0u64, |mask, (k, &c)| mask | u64::from(test(c)) << k)
+                };
+                let want = (expect(&|c| c.is_ascii_digit()), expect(&|c| c == first), expect(&|c| c == second));
+                // SAFETY: `available()` checked that the processor has the target features.
+                let got = unsafe { avx512::digit_and_byte_masks(block, first, second) };
+                assert_eq!(got, want, "{block:?} {first} {second}");
+                // SAFETY: as above.
+                assert_eq!(unsafe { avx512::digit_mask(block) }, want.0, "{block:?}");
+            }
+            for (lo, hi) in [(b'0', b'@'), (0, 0), (0, 255), (255, 255), (b'9', b'0'), (0x7f, 0x80), (1, 254)] {
+                let want =
+                    block.iter().enumerate().fold(0u64, |mask, (k, c)| mask | u64::from((lo..=hi).contains(c)) << k);
+                // SAFETY: `available()` checked that the processor has the target features.
+                assert_eq!(unsafe { avx512::range_mask(block, lo, hi) }, want, "{block:?} {lo}..={hi}");
+            }
         }
     }
 }

@@ -1,33 +1,40 @@
 //! E-mail addresses: found from each `@` (memchr), expanded to a local part and a domain whose
 //! top-level domain must be a real one, so `user@host.local` or `a@b.c` are not reported.
 
-use std::sync::Arc;
-
-use super::context::{self as cx, Cache, Context};
+use super::context::{self as cx, Cache};
 use super::tables::TLDS;
-use crate::detect::{Category, Detector, Match};
+use crate::detect::{Category, Match};
 
 pub(super) struct Email {
-    ctx: Arc<Context>,
-    /// Sorted, for binary search.
-    tlds: Vec<&'static [u8]>,
+    /// [`tld_key`] of every top-level domain, sorted for binary search: comparing integers
+    /// costs less than comparing byte strings.
+    tlds: Vec<u128>,
+}
+
+/// A top-level domain of at most 15 bytes as one number: its bytes in lower case, then its
+/// length in the top byte.
+fn tld_key(tld: &[u8]) -> Option<u128> {
+    let mut key = [0u8; 16];
+    key.get_mut(..tld.len()).filter(|_| tld.len() < 16)?.copy_from_slice(tld);
+    key[..15].make_ascii_lowercase();
+    key[15] = tld.len() as u8;
+    Some(u128::from_le_bytes(key))
 }
 
 impl Email {
-    pub(super) fn new(ctx: Arc<Context>) -> Self {
-        let mut tlds: Vec<&'static [u8]> = TLDS.split_ascii_whitespace().map(str::as_bytes).collect();
+    pub(super) fn new() -> Self {
+        let mut tlds: Vec<u128> = TLDS.split_ascii_whitespace().filter_map(|tld| tld_key(tld.as_bytes())).collect();
+        debug_assert_eq!(tlds.len(), TLDS.split_ascii_whitespace().count(), "a top-level domain is too long for a key");
         tlds.sort_unstable();
-        Self { ctx, tlds }
+        Self { tlds }
     }
 
     fn tld_ok(&self, tld: &[u8]) -> bool {
-        let mut lower = [0u8; 24];
-        let Some(buf) = lower.get_mut(..tld.len()) else { return false };
-        for (dst, &c) in buf.iter_mut().zip(tld) {
-            *dst = c.to_ascii_lowercase();
-        }
         // Internationalised TLDs (`xn--p1ai`) are all delegated ccTLDs or brands.
-        self.tlds.binary_search(&&*buf).is_ok() || (buf.starts_with(b"xn--") && buf.len() > 5)
+        if tld.len() > 5 && tld.len() <= 24 && tld[..4].eq_ignore_ascii_case(b"xn--") {
+            return true;
+        }
+        tld_key(tld).is_some_and(|key| self.tlds.binary_search(&key).is_ok())
     }
 
     fn domain_ok(&self, domain: &[u8]) -> bool {
@@ -64,12 +71,12 @@ fn is_url_end(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'>' | b'`')
 }
 
-impl Detector for Email {
-    fn scan(&self, text: &str, out: &mut Vec<Match>) {
+impl Email {
+    /// Appends the addresses in `text`, whose first `@` is at `first`.
+    pub(super) fn scan(&self, text: &str, first: usize, cache: &mut Cache<'_>, out: &mut Vec<Match>) {
         let b = text.as_bytes();
         let mut floor = 0;
-        let mut cache = Cache::new(&self.ctx);
-        for at in memchr::memchr_iter(b'@', b) {
+        for at in memchr::memchr_iter(b'@', &b[first..]).map(|p| first + p) {
             if at < floor {
                 continue;
             }
@@ -111,6 +118,37 @@ impl Detector for Email {
             let confidence = if boosted { 0.97 } else { 0.9 };
             out.push(Match { detector: "email", category: Category::Pii, start: s, end: e, confidence, label: None });
             floor = e;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The number keys find exactly the listed domains, whatever their case: every listed one,
+    /// and near misses (cut, extended, padded with NUL, longer than a key holds).
+    #[test]
+    fn tld_keys_match_a_plain_search() {
+        let email = Email::new();
+        let listed = |tld: &[u8]| {
+            TLDS.split_ascii_whitespace().any(|t| t.as_bytes().eq_ignore_ascii_case(tld))
+                || (tld.len() > 5 && tld.len() <= 24 && tld[..4].eq_ignore_ascii_case(b"xn--"))
+        };
+        let mut candidates: Vec<Vec<u8>> = Vec::new();
+        for tld in TLDS.split_ascii_whitespace().map(str::as_bytes) {
+            candidates.push(tld.to_vec());
+            candidates.push(tld.to_ascii_uppercase());
+            candidates.push(tld[..tld.len() - 1].to_vec());
+            candidates.push([tld, b"s"].concat());
+            candidates.push([tld, b"\0"].concat());
+            candidates.push(tld.repeat(16 / tld.len() + 1));
+        }
+        for extra in ["", "xn--", "xn--p", "XN--P1AI", "xn--vermgensberatung-pwb", "xn--vermgensberatung-pwbxx"] {
+            candidates.push(extra.as_bytes().to_vec());
+        }
+        for tld in &candidates {
+            assert_eq!(email.tld_ok(tld), listed(tld), "{:?}", String::from_utf8_lossy(tld));
         }
     }
 }

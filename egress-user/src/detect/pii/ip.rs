@@ -8,20 +8,11 @@
 //! policy acts on every finding whatever its confidence.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
-use super::context::{self as cx, Cache, Context};
-use crate::detect::{Category, Detector, Match};
+use super::context::{self as cx, Cache};
+use crate::detect::{Category, Match};
 
-pub(super) struct Ipv6 {
-    ctx: Arc<Context>,
-}
-
-impl Ipv6 {
-    pub(super) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
-    }
-}
+pub(super) struct Ipv6;
 
 fn is_part(c: u8) -> bool {
     c.is_ascii_hexdigit() || c == b':' || c == b'.'
@@ -60,12 +51,12 @@ fn ipv6_identifies_no_one(ip: &Ipv6Addr) -> bool {
         || seg[0] & 0xe000 != 0x2000
 }
 
-impl Detector for Ipv6 {
-    fn scan(&self, text: &str, out: &mut Vec<Match>) {
+impl Ipv6 {
+    /// Appends the addresses in `text`, whose first `:` is at `first`.
+    pub(super) fn scan(&self, text: &str, first: usize, cache: &mut Cache<'_>, out: &mut Vec<Match>) {
         let b = text.as_bytes();
         let mut floor = 0;
-        let mut cache = Cache::new(&self.ctx);
-        for colon in memchr::memchr_iter(b':', b) {
+        for colon in memchr::memchr_iter(b':', &b[first..]).map(|p| first + p) {
             if colon < floor {
                 continue;
             }

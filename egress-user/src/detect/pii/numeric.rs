@@ -6,12 +6,12 @@
 //! tokens, so a date or a version string is never read again as a phone number or an ID.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
 use super::checksum as ck;
-use super::context::{self as cx, Cache, Context};
+use super::context::{self as cx, Cache};
+use super::triggers::Search;
 use super::{address, dates, ip, tables};
-use crate::detect::{Category, Detector, Match};
+use crate::detect::{Category, Match};
 
 /// Tokens per cluster; a longer run of numbers simply starts a new cluster.
 const MAX_TOKENS: usize = 32;
@@ -55,23 +55,19 @@ impl Tok {
 /// Card numbers, IBANs, phone numbers, national identifiers, IPv4 addresses, dates of birth and
 /// street addresses.
 pub(super) struct Numeric {
-    ctx: Arc<Context>,
     max_year: u32,
+    search: Search,
 }
 
 impl Numeric {
-    pub(super) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx, max_year: dates::current_year() }
+    pub(super) fn new(search: Search) -> Self {
+        Self { max_year: dates::current_year(), search }
     }
-}
 
-impl Detector for Numeric {
-    fn scan(&self, text: &str, out: &mut Vec<Match>) {
+    /// Appends the matches in `text`, whose first ASCII digit is at `first`.
+    pub(super) fn scan<'a>(&'a self, text: &'a str, first: usize, cache: &mut Cache<'a>, out: &mut Vec<Match>) {
         let b = text.as_bytes();
-        // Most strings of a chat have no digit: they cost the search and nothing else.
-        let Some(first) = next_digit(b, 0) else { return };
         let mut toks = [Tok::default(); MAX_TOKENS];
-        let mut cache = Cache::new(&self.ctx);
         let mut pos = 0;
         let mut found = Some(first);
         while let Some(p) = found {
@@ -79,25 +75,11 @@ impl Detector for Numeric {
             while s > pos && b[s - 1].is_ascii_alphanumeric() {
                 s -= 1;
             }
-            let mut scan = Scan::new(self, text, s, &mut toks, &mut cache);
+            let mut scan = Scan::new(self, text, s, &mut toks, cache);
             pos = scan.run(out).max(p + 1);
-            found = next_digit(b, pos);
+            found = self.search.next_digit(b, pos);
         }
     }
-}
-
-/// Position of the next ASCII digit at or after `from`. Whole 32-byte blocks are tested with a
-/// branch-free OR that the compiler turns into SIMD compares.
-fn next_digit(b: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(block) = b.get(i..i + 32) {
-        let any = block.iter().fold(0u8, |acc, &c| acc | u8::from(c.wrapping_sub(b'0') < 10));
-        if any != 0 {
-            break;
-        }
-        i += 32;
-    }
-    b.get(i..)?.iter().position(u8::is_ascii_digit).map(|p| i + p)
 }
 
 fn is_sep(c: u8) -> bool {
@@ -885,7 +867,7 @@ impl<'a, 's> Scan<'a, 's> {
         if line_start && self.b.get(e) == Some(&b'T') {
             return;
         }
-        let near = self.has(s, cx::DOB) || self.det.ctx.families(self.b, e, e + 30) & cx::DOB != 0;
+        let near = self.has(s, cx::DOB) || self.cache.families(self.b, e, e + 30) & cx::DOB != 0;
         if near {
             out.push(Match {
                 detector: "date_of_birth",
