@@ -51,13 +51,16 @@ pub(crate) fn masks_with_high(block: &[u8]) -> (u64, u64, u64) {
 pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
-    /// Whether this processor has what [`masks_with_high`] and its callers' vector paths use
-    /// (checked once, then cached by the standard library).
+    /// Whether this processor has what [`masks_with_high`] and its callers' vector paths use:
+    /// checked once, then one load (it is asked per 64-byte block).
     pub(crate) fn available() -> bool {
-        is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("bmi1")
-            && is_x86_feature_detected!("bmi2")
+        static AVAILABLE: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+            is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("bmi1")
+                && is_x86_feature_detected!("bmi2")
+        });
+        *AVAILABLE
     }
 
     /// [`super::masks_with_high`] of up to 64 bytes.

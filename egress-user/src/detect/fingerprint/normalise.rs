@@ -126,13 +126,15 @@ fn scalar_ascii_chunk(chunk: &[u8], i: usize, norm: &mut [u8], pos: &mut [u32], 
 mod avx512 {
     use std::arch::x86_64::*;
 
-    /// Whether this processor has what [`ascii_chunk`] uses (checked once, then cached by
-    /// the standard library).
+    /// Whether this processor has what [`ascii_chunk`] uses: checked once, then one load.
     pub(super) fn available() -> bool {
-        is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vbmi2")
-            && is_x86_feature_detected!("popcnt")
+        static AVAILABLE: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+            is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vbmi2")
+                && is_x86_feature_detected!("popcnt")
+        });
+        *AVAILABLE
     }
 
     /// [`super::scalar_ascii_chunk`] in vector registers: lowercase, keep the letters and
