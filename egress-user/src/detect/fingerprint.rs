@@ -162,6 +162,11 @@ impl Winnow {
         keep: &impl Fn(u64) -> bool,
         mut emit: impl FnMut(Fingerprint),
     ) {
+        // Lowercasing at most doubles a text's bytes (the buffers below rely on it too): a
+        // text this short has no k-gram. A chat's `"role": "user"` is one of many such.
+        if 2 * text.len() < self.k {
+            return;
+        }
         // The buffers, sized for the text when it is short; taken out during the call, so a
         // nested call just allocates its own.
         let capacity = CAPACITY.min(2 * text.len() + CARRY + 16);
