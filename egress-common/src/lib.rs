@@ -20,11 +20,11 @@ pub mod kind {
     pub const WRITE_DATA: u32 = 2;
     /// One chunk of what an `SSL_read` returned follows the header.
     pub const READ_DATA: u32 = 3;
-    /// A watched process called `execve`; in enforce mode it is stopped until user space has
-    /// attached to the TLS code of its new image.
+    /// A watched process called `execve`; it is stopped until user space has attached to the
+    /// TLS code of its new image.
     pub const EXEC: u32 = 4;
     /// The dynamic loader of a watched process changed its set of loaded objects (`dlopen`
-    /// or start-up); in enforce mode it is stopped until the new libraries are attached.
+    /// or start-up); it is stopped until the new libraries are attached.
     pub const LIBS_CHANGED: u32 = 5;
     /// A `connect()` of a watched process was refused (or, in monitor mode, would have
     /// been); a [`ConnectRefusal`](super::ConnectRefusal) follows the header.

@@ -1,7 +1,9 @@
 //! New code in watched processes: `execve` (a new image, maybe with OpenSSL linked in) and
 //! the dynamic loader's `_dl_debug_state` (called after every change to the set of loaded
-//! objects, at start-up and on `dlopen`). In enforce mode both hold the process until user
-//! space has attached to any TLS library it did not know yet, so no write slips past.
+//! objects, at start-up and on `dlopen`). Both hold the process until user space has attached
+//! to any TLS library it did not know yet, so no write slips past: in enforce mode it would
+//! go uninspected, in monitor mode unrecorded (a short command can finish its request before
+//! an attach that does not hold it).
 //! And `fork`: a child of a process confined to a code_exec tool is confined too.
 use aya_ebpf::{
     EbpfContext,
@@ -9,7 +11,7 @@ use aya_ebpf::{
     macros::{tracepoint, uprobe},
     programs::{ProbeContext, TracePointContext},
 };
-use egress_common::{MODE_ENFORCE, counter, kind};
+use egress_common::{counter, kind};
 
 use crate::{
     maps::{CONFINED, count},
@@ -61,9 +63,8 @@ fn on_new_code<C: EbpfContext>(ctx: &C, event_kind: u32) {
         return;
     }
     let event = header(event_kind, bpf_get_current_pid_tgid(), cgroup_id, 0);
-    if config.mode == MODE_ENFORCE {
-        hold(ctx, event);
-    } else {
+    if !hold(ctx, event) {
+        // Not held (counted): user space still attaches, as soon as it reads this.
         notify(event);
     }
 }

@@ -97,7 +97,7 @@ pub fn hold<C: EbpfContext>(_ctx: &C, mut event: EventHeader) -> bool {
     true
 }
 
-/// Sends a header-only event (exec, library change without hold).
+/// Sends a header-only event (an exec or library change that could not be held).
 pub fn notify(event: EventHeader) {
     if EVENTS.output(&event, 0).is_err() {
         count(counter::RINGBUF_DROPS);
