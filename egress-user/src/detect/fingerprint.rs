@@ -137,7 +137,7 @@ impl Winnow {
     /// Calls `emit` with each fingerprint winnowing selects, in text order. A text with at
     /// least one k-gram but fewer than `w` yields the minimum of the k-grams it has.
     pub fn fingerprints(&self, text: &str, emit: impl FnMut(Fingerprint)) {
-        self.roll(text, Selector::new(self.k, self.w), &|_| true, emit);
+        self.roll(text, Selector::new(self.w), &|_| true, emit);
     }
 
     /// The hashes [`Winnow::fingerprints`] selects that `keep` accepts, with a span of each:
@@ -146,7 +146,7 @@ impl Winnow {
     /// apart may be reported twice, and of equal hashes in one window the rightmost is the
     /// one reported.
     pub fn fingerprints_where(&self, text: &str, keep: impl Fn(u64) -> bool, emit: impl FnMut(Fingerprint)) {
-        self.roll(text, Minima::new(self.k, self.w), &keep, emit);
+        self.roll(text, Minima::new(self.w), &keep, emit);
     }
 
     /// Normalises, hashes and selects `text` a block at a time, in passes that each keep their
@@ -219,9 +219,9 @@ impl Winnow {
                 filled += len - t;
             }
             rolled = base + len;
-            let count = select.push_all(&grams[..filled], kept, keep, picked, spare);
             // k-gram number of grams[0]; number `j` ends at normalised byte `j + k - 1`.
-            let first = select.grams() - filled;
+            let first = grams_in(rolled, k) - filled;
+            let count = select.push_all(&grams[..filled], first, kept, keep, picked, spare);
             for &at in &picked[..count] {
                 emit(fingerprint(text, pos, i, base, k, grams[at as usize], first + at as usize + k - 1));
             }
@@ -229,10 +229,16 @@ impl Winnow {
             grams.copy_within(filled - carried..filled, 0);
             kept = carried;
         }
-        if let Some((selected, end)) = select.finish()
-            && keep(selected)
-        {
-            emit(fingerprint(text, pos, i, base, k, selected, end));
+        // A text with fewer k-grams than a window yields their (rightmost) minimum; all of them
+        // are still in `grams`.
+        let total = grams_in(rolled, k);
+        if (1..self.w).contains(&total) {
+            debug_assert_eq!(kept, total);
+            let (at, &selected) =
+                grams[..total].iter().enumerate().rev().min_by_key(|&(_, hash)| hash).expect("a k-gram");
+            if keep(selected) {
+                emit(fingerprint(text, pos, i, base, k, selected, at + k - 1));
+            }
         }
         SCRATCH.set(scratch);
     }
@@ -385,44 +391,52 @@ fn fingerprint(text: &str, pos: &[u32], reached: usize, base: usize, k: usize, h
     Fingerprint { hash, start, end: last + width }
 }
 
+/// How many k-grams `normalised` bytes hold.
+fn grams_in(normalised: usize, k: usize) -> usize {
+    (normalised + 1).saturating_sub(k)
+}
+
 /// How the k-grams of a block are selected.
 trait Select {
     /// Adds the next k-grams, `hashes[from..]`; `hashes[..from]` are the last ones added
-    /// before (all of them, or at least `w`). Writes the indices in `hashes` of the newly
-    /// selected k-grams that `keep` accepts to `picked` (room for one per k-gram added) and
-    /// returns how many; `spare` is room for intermediate results.
+    /// before (all of them, or at least `w`), and `hashes[0]` is k-gram number `first` of the
+    /// text. Writes the indices in `hashes` of the newly selected k-grams that `keep` accepts
+    /// to `picked` (room for one per k-gram added) and returns how many; `spare` is room for
+    /// intermediate results. The first window is reported once it is full.
     fn push_all(
         &mut self,
         hashes: &[u64],
+        first: usize,
         from: usize,
         keep: &impl Fn(u64) -> bool,
         picked: &mut [u32],
         spare: &mut [u64],
     ) -> usize;
+}
 
-    /// k-grams seen.
-    fn grams(&self) -> usize;
-
-    /// The hash and end (normalised byte) of the minimum of a text with fewer than `w`
-    /// k-grams.
-    fn finish(&self) -> Option<(u64, usize)>;
+/// Keeps, in order, the first `count` entries of `picked` that `accept` takes; returns how
+/// many. Without a branch on the answer, which is random.
+fn retain_accepted(picked: &mut [u32], count: usize, accept: impl Fn(u32) -> bool) -> usize {
+    let mut accepted = 0;
+    for index in 0..count {
+        let entry = picked[index];
+        picked[accepted] = entry;
+        accepted += usize::from(accept(entry));
+    }
+    accepted
 }
 
 /// Winnowing's selection: which k-gram is the window's minimum, exactly (robust winnowing).
-/// k-gram number `j` ends at normalised byte `j + k - 1`.
 struct Selector {
-    k: usize,
     w: usize,
-    /// k-grams seen.
-    grams: usize,
     /// k-gram number and hash of the selected minimum.
     min: usize,
     min_hash: u64,
 }
 
 impl Selector {
-    fn new(k: usize, w: usize) -> Self {
-        Self { k, w, grams: 0, min: 0, min_hash: 0 }
+    fn new(w: usize) -> Self {
+        Self { w, min: 0, min_hash: 0 }
     }
 }
 
@@ -432,14 +446,13 @@ impl Select for Selector {
     fn push_all(
         &mut self,
         hashes: &[u64],
+        first: usize,
         from: usize,
         keep: &impl Fn(u64) -> bool,
         picked: &mut [u32],
         _: &mut [u64],
     ) -> usize {
         let to = hashes.len();
-        // k-gram number of hashes[0].
-        let first = self.grams - from;
         let w = self.w;
         let mut count = 0;
         let mut at = from;
@@ -480,22 +493,8 @@ impl Select for Selector {
                 min_hash = std::hint::select_unpredictable(lower, hash, min_hash);
             }
         }
-        (self.grams, self.min, self.min_hash) = (first + to, min, min_hash);
-        let mut accepted = 0;
-        for index in 0..count {
-            let at = picked[index];
-            picked[accepted] = at;
-            accepted += usize::from(keep(hashes[at as usize]));
-        }
-        accepted
-    }
-
-    fn grams(&self) -> usize {
-        self.grams
-    }
-
-    fn finish(&self) -> Option<(u64, usize)> {
-        (self.grams > 0 && self.grams < self.w).then(|| (self.min_hash, self.min + self.k - 1))
+        (self.min, self.min_hash) = (min, min_hash);
+        retain_accepted(picked, count, |at| keep(hashes[at as usize]))
     }
 }
 
@@ -504,20 +503,14 @@ impl Select for Selector {
 /// from the window before brings a selection. The position of a selection is looked for only
 /// once `keep` has accepted its hash, which a lookup rarely does.
 struct Minima {
-    k: usize,
     w: usize,
-    /// k-grams seen.
-    grams: usize,
     /// Minimum of the last window.
     last: Option<u64>,
-    /// Minimum of the first `w - 1` k-grams (a text with fewer than `w`): number and hash.
-    min: usize,
-    min_hash: u64,
 }
 
 impl Minima {
-    fn new(k: usize, w: usize) -> Self {
-        Self { k, w, grams: 0, last: None, min: 0, min_hash: 0 }
+    fn new(w: usize) -> Self {
+        Self { w, last: None }
     }
 }
 
@@ -525,24 +518,15 @@ impl Select for Minima {
     fn push_all(
         &mut self,
         hashes: &[u64],
+        first: usize,
         from: usize,
         keep: &impl Fn(u64) -> bool,
         picked: &mut [u32],
         spare: &mut [u64],
     ) -> usize {
         let (w, to) = (self.w, hashes.len());
-        // k-gram number of hashes[0].
-        let first = self.grams - from;
-        self.grams = first + to;
-        // The first k-grams of the text, until the first window is full.
-        let first_window = (w - 1).saturating_sub(first).min(to);
-        for (at, &hash) in hashes.iter().enumerate().take(first_window).skip(from) {
-            if first + at == 0 || hash <= self.min_hash {
-                (self.min, self.min_hash) = (first + at, hash);
-            }
-        }
         // Windows end at every k-gram from the first full one on.
-        let first_end = from.max(first_window);
+        let first_end = from.max((w - 1).saturating_sub(first));
         if first_end >= to {
             return 0;
         }
@@ -554,12 +538,7 @@ impl Select for Minima {
         // lookups independent of each other), then the positions of those few.
         let count = minima::changes(&minima[..windows], self.last.unwrap_or(!minima[0]), picked);
         self.last = Some(minima[windows - 1]);
-        let mut accepted = 0;
-        for index in 0..count {
-            let offset = picked[index];
-            picked[accepted] = offset;
-            accepted += usize::from(keep(minima[offset as usize]));
-        }
+        let accepted = retain_accepted(picked, count, |offset| keep(minima[offset as usize]));
         for slot in &mut picked[..accepted] {
             // The window ending at `end`; of equal hashes in it, the rightmost.
             let (end, min) = (first_end + *slot as usize, minima[*slot as usize]);
@@ -567,14 +546,6 @@ impl Select for Minima {
             *slot = at as u32;
         }
         accepted
-    }
-
-    fn grams(&self) -> usize {
-        self.grams
-    }
-
-    fn finish(&self) -> Option<(u64, usize)> {
-        (self.grams > 0 && self.grams < self.w).then(|| (self.min_hash, self.min + self.k - 1))
     }
 }
 
