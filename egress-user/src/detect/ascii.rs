@@ -118,6 +118,16 @@ pub(crate) mod avx512 {
         _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)), _mm512_set1_epi8(10))
     }
 
+    /// [`super::next_digit`] 64 bytes at a time.
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    pub(crate) fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
+        let rest = bytes.get(from..)?;
+        rest.chunks(64).enumerate().find_map(|(k, block)| {
+            let digits = digit_mask(block);
+            (digits != 0).then(|| from + k * 64 + digits.trailing_zeros() as usize)
+        })
+    }
+
     /// [`super::base64_superset_mask`] of up to 64 bytes: one range compare.
     #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
     pub(crate) fn base64_superset_mask(block: &[u8]) -> u64 {
@@ -127,6 +137,30 @@ pub(crate) mod avx512 {
         let span = b'z' - b'+' + 1;
         _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(b'+' as i8)), _mm512_set1_epi8(span as i8)) & lanes
     }
+}
+
+/// The first ASCII digit at or after `from`. Digits are rare in prose: whole blocks are
+/// tested at once (64 bytes with AVX-512, else 32 with a fold the compiler vectorizes)
+/// instead of a branch per byte.
+pub(crate) fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        // SAFETY: `available()` checked that the processor has the target features.
+        return unsafe { avx512::next_digit(bytes, from) };
+    }
+    next_digit_portable(bytes, from)
+}
+
+/// [`next_digit`] without vector instructions.
+fn next_digit_portable(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(block) = bytes.get(i..i + 32) {
+        if block.iter().fold(false, |any, &c| any | c.is_ascii_digit()) {
+            break;
+        }
+        i += 32;
+    }
+    bytes.get(i..)?.iter().position(u8::is_ascii_digit).map(|p| i + p)
 }
 
 /// Bit `k` set for byte `k` in `+..=z` (ASCII letters, digits, `+,-./_` and some other
@@ -196,6 +230,36 @@ mod tests {
         assert_eq!(bit_range(0, 64), u64::MAX);
         assert_eq!(bit_range(3, 5), 0b11000);
         assert_eq!(bit_range(64, 64), 0);
+    }
+
+    #[test]
+    fn next_digit_matches_a_byte_search_from_every_position() {
+        let mut state = 13u64;
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for len in (0..140).chain([255, 256, 257]) {
+            // Mostly letters, so a digit lands in a random later block, and one digit just
+            // before, at and after each block edge.
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    b"x9 /:\x80\xc3a"[if (state >> 33).is_multiple_of(16) { (state >> 40) as usize % 8 } else { 0 }]
+                })
+                .collect();
+            texts.push(text);
+            for edge in [31, 32, 63, 64, 65, 127, 128].into_iter().filter(|&edge| edge < len) {
+                let mut text = vec![b'x'; len];
+                text[edge] = b'7';
+                texts.push(text);
+            }
+        }
+        for text in &texts {
+            for from in 0..=text.len() + 1 {
+                let want = text.get(from..).and_then(|rest| rest.iter().position(u8::is_ascii_digit)).map(|p| from + p);
+                assert_eq!(next_digit(text, from), want, "{text:?} from {from}");
+                assert_eq!(next_digit_portable(text, from), want, "{text:?} from {from}");
+            }
+        }
+        assert!(texts.iter().filter(|text| next_digit(text, 0).is_some()).count() > 100);
     }
 
     #[cfg(target_arch = "x86_64")]

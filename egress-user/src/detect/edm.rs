@@ -462,7 +462,7 @@ impl ExactDataMatch {
         let mut digits = Vec::new();
         let mut i = 0;
         while i < bytes.len() {
-            match next_digit(bytes, i) {
+            match ascii::next_digit(bytes, i) {
                 Some(next) => i = next,
                 None => break,
             }
@@ -502,19 +502,6 @@ impl ExactDataMatch {
             }
         }
     }
-}
-
-/// The first ASCII digit at or after `from`. Digits are rare in prose: 32 bytes are tested
-/// at a time with a fold the compiler vectorizes, instead of a branch per byte.
-fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 32) {
-        if chunk.iter().fold(false, |any, &b| any | b.is_ascii_digit()) {
-            break;
-        }
-        i += 32;
-    }
-    bytes[i.min(bytes.len())..].iter().position(u8::is_ascii_digit).map(|k| i + k)
 }
 
 /// One run of letters and digits: `source[range]` are its bytes to hash (the text itself when

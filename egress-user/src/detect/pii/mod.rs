@@ -61,11 +61,10 @@ struct Pii {
 
 impl Pii {
     fn new() -> Self {
-        let search = triggers::Search::new();
         Self {
-            search,
+            search: triggers::Search::new(),
             ctx: context::Context::new(),
-            numeric: numeric::Numeric::new(search),
+            numeric: numeric::Numeric::new(),
             email: email::Email::new(),
             ipv6: ip::Ipv6,
         }

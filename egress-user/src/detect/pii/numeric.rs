@@ -9,8 +9,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::checksum as ck;
 use super::context::{self as cx, Cache};
-use super::triggers::Search;
 use super::{address, dates, ip, tables};
+use crate::detect::ascii;
 use crate::detect::{Category, Match};
 
 /// Tokens per cluster; a longer run of numbers simply starts a new cluster.
@@ -56,12 +56,11 @@ impl Tok {
 /// street addresses.
 pub(super) struct Numeric {
     max_year: u32,
-    search: Search,
 }
 
 impl Numeric {
-    pub(super) fn new(search: Search) -> Self {
-        Self { max_year: dates::current_year(), search }
+    pub(super) fn new() -> Self {
+        Self { max_year: dates::current_year() }
     }
 
     /// Appends the matches in `text`, whose first ASCII digit is at `first`.
@@ -77,7 +76,7 @@ impl Numeric {
             }
             let mut scan = Scan::new(self, text, s, &mut toks, cache);
             pos = scan.run(out).max(p + 1);
-            found = self.search.next_digit(b, pos);
+            found = ascii::next_digit(b, pos);
         }
     }
 }

@@ -37,21 +37,15 @@ impl Search {
         }
         first_triggers_scalar(b)
     }
-
-    /// Position of the next ASCII digit at or after `from`.
-    pub(super) fn next_digit(self, b: &[u8], from: usize) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx512 {
-            // SAFETY: `avx512` is set only when `available()` found the target features.
-            return unsafe { next_digit_avx512(b, from) };
-        }
-        next_digit_scalar(b, from)
-    }
 }
 
 /// [`Search::first_triggers`] without vector instructions: a search per byte class.
 fn first_triggers_scalar(b: &[u8]) -> Triggers {
-    Triggers { digit: next_digit_scalar(b, 0), at: memchr::memchr(b'@', b), colon: memchr::memchr(b':', b) }
+    Triggers {
+        digit: crate::detect::ascii::next_digit(b, 0),
+        at: memchr::memchr(b'@', b),
+        colon: memchr::memchr(b':', b),
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -78,30 +72,6 @@ fn first_triggers_avx512(b: &[u8]) -> Triggers {
         record(tail, blocks.len() * 64);
     }
     found
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
-fn next_digit_avx512(b: &[u8], from: usize) -> Option<usize> {
-    let rest = b.get(from..)?;
-    rest.chunks(64).enumerate().find_map(|(k, block)| {
-        let digits = avx512::digit_mask(block);
-        (digits != 0).then(|| from + k * 64 + digits.trailing_zeros() as usize)
-    })
-}
-
-/// [`Search::next_digit`] without vector instructions: whole 32-byte blocks are tested with a
-/// branch-free OR that the compiler turns into SIMD compares.
-fn next_digit_scalar(b: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(block) = b.get(i..i + 32) {
-        let any = block.iter().fold(0u8, |acc, &c| acc | u8::from(c.wrapping_sub(b'0') < 10));
-        if any != 0 {
-            break;
-        }
-        i += 32;
-    }
-    b.get(i..)?.iter().position(u8::is_ascii_digit).map(|p| i + p)
 }
 
 #[cfg(test)]
@@ -153,22 +123,10 @@ mod tests {
             let want = reference(&text);
             assert_eq!(Search::new().first_triggers(&text), want, "{text:?}");
             assert_eq!(first_triggers_scalar(&text), want, "{text:?}");
-            assert_eq!(next_digit_scalar(&text, 0), want.digit, "{text:?}");
             #[cfg(target_arch = "x86_64")]
             if avx512::available() {
                 // SAFETY: `available()` checked that the processor has the target features.
                 assert_eq!(unsafe { first_triggers_avx512(&text) }, want, "{text:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn next_digit_matches_a_byte_search_from_every_position() {
-        for text in texts().iter().filter(|t| t.len() < 300) {
-            for from in 0..=text.len() + 1 {
-                let want = text.get(from..).and_then(|rest| rest.iter().position(u8::is_ascii_digit)).map(|p| from + p);
-                assert_eq!(Search::new().next_digit(text, from), want, "{text:?} from {from}");
-                assert_eq!(next_digit_scalar(text, from), want, "{text:?} from {from}");
             }
         }
     }
