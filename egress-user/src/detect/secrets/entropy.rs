@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, StartKind};
 
+use super::Bigrams;
+
 /// Shannon entropy in bits per byte.
 pub(crate) fn shannon(s: &[u8]) -> f32 {
     if s.is_empty() {
@@ -203,9 +205,9 @@ const PLACEHOLDER_MARKS: &[&[u8]] = &[
 /// places in a random value are.
 struct Marks {
     automaton: AhoCorasick,
-    /// Bit `first << 8 | second` is set when a mark starts with those two bytes
-    /// (lowercase); a one-byte mark sets every pair it starts.
-    starts: Box<[u64; 1024]>,
+    /// The pairs of bytes (lowercase) a mark starts with; a one-byte mark has every pair it
+    /// starts.
+    starts: Box<Bigrams>,
 }
 
 impl Marks {
@@ -216,22 +218,17 @@ impl Marks {
             .start_kind(StartKind::Anchored)
             .build(marks)
             .expect("the mark lists build an automaton");
-        let mut starts = Box::new([0u64; 1024]);
+        let mut starts = Bigrams::empty();
         for mark in marks {
             let seconds = match mark.get(1) {
                 Some(second) => second.to_ascii_lowercase()..=second.to_ascii_lowercase(),
                 None => 0..=u8::MAX,
             };
             for second in seconds {
-                let pair = Self::pair(mark[0], second);
-                starts[pair / 64] |= 1 << (pair % 64);
+                starts.insert(mark[0].to_ascii_lowercase(), second.to_ascii_lowercase());
             }
         }
         Self { automaton, starts }
-    }
-
-    fn pair(first: u8, second: u8) -> usize {
-        usize::from(first.to_ascii_lowercase()) << 8 | usize::from(second.to_ascii_lowercase())
     }
 
     /// Whether a mark is in the first [`MARKS_SPAN`] bytes of `s`.
@@ -239,8 +236,8 @@ impl Marks {
         let s = &s[..s.len().min(MARKS_SPAN)];
         (0..s.len()).any(|at| {
             // After the last byte, a zero: only a one-byte mark starts a pair with it.
-            let pair = Self::pair(s[at], s.get(at + 1).copied().unwrap_or(0));
-            self.starts[pair / 64] >> (pair % 64) & 1 == 1
+            let next = s.get(at + 1).copied().unwrap_or(0);
+            self.starts.has(s[at].to_ascii_lowercase(), next.to_ascii_lowercase())
                 && self.automaton.find(Input::new(s).range(at..).anchored(Anchored::Yes)).is_some()
         })
     }

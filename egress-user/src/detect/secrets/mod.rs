@@ -109,14 +109,22 @@ impl Bigrams {
         usize::from(first) << 8 | usize::from(second)
     }
 
+    fn empty() -> Box<Self> {
+        Box::new(Self([0; 1024]))
+    }
+
     fn of(literals: &[&str]) -> Box<Self> {
-        let mut set = Box::new(Self([0; 1024]));
+        let mut set = Self::empty();
         for literal in literals {
             let &[first, second, ..] = literal.as_bytes() else { panic!("window literal {literal:?} is too short") };
-            let i = Self::index(first, second);
-            set.0[i / 64] |= 1 << (i % 64);
+            set.insert(first, second);
         }
         set
+    }
+
+    fn insert(&mut self, first: u8, second: u8) {
+        let i = Self::index(first, second);
+        self.0[i / 64] |= 1 << (i % 64);
     }
 
     fn has(&self, first: u8, second: u8) -> bool {
