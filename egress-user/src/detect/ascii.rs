@@ -128,6 +128,36 @@ pub(crate) mod avx512 {
         })
     }
 
+    /// [`super::word_masks`] of up to 64 bytes.
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    #[inline]
+    pub(crate) fn word_masks(block: &[u8]) -> (u64, u64) {
+        let lanes = super::bit_range(0, block.len().min(64));
+        // SAFETY: as in `masks_with_high`; a zeroed lane is in no class.
+        let v = unsafe { _mm512_maskz_loadu_epi8(lanes, block.as_ptr().cast()) };
+        let lower = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        let alpha = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(lower, _mm512_set1_epi8(b'a' as i8)), _mm512_set1_epi8(26));
+        let digit = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)), _mm512_set1_epi8(10));
+        let underscore = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'_' as i8));
+        let lead = _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8(0xc0_u8 as i8));
+        (alpha | digit | underscore, lead)
+    }
+
+    /// [`super::next_of_two`] 64 bytes at a time.
+    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    pub(crate) fn next_of_two(bytes: &[u8], from: usize, first: u8, second: u8) -> Option<usize> {
+        let rest = bytes.get(from..)?;
+        rest.chunks(64).enumerate().find_map(|(k, block)| {
+            let lanes = super::bit_range(0, block.len());
+            // SAFETY: as in `masks_with_high`; the zeroed lanes are cleared from the mask.
+            let v = unsafe { _mm512_maskz_loadu_epi8(lanes, block.as_ptr().cast()) };
+            let found = (_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(first as i8))
+                | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(second as i8)))
+                & lanes;
+            (found != 0).then(|| from + k * 64 + found.trailing_zeros() as usize)
+        })
+    }
+
     /// [`super::base64_superset_mask`] of up to 64 bytes: one range compare.
     #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
     pub(crate) fn base64_superset_mask(block: &[u8]) -> u64 {
@@ -149,6 +179,40 @@ pub(crate) fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
         return unsafe { avx512::next_digit(bytes, from) };
     }
     next_digit_portable(bytes, from)
+}
+
+/// The first byte at or after `from` that is `first` or `second`. `memchr2` where there is
+/// no AVX-512: its call and alignment set-up cost more than the search on the short strings
+/// a JSON payload is full of (`"role"`), where one masked load finds the end.
+pub(crate) fn next_of_two(bytes: &[u8], from: usize, first: u8, second: u8) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        // SAFETY: `available()` checked that the processor has the target features.
+        return unsafe { avx512::next_of_two(bytes, from, first, second) };
+    }
+    memchr::memchr2(first, second, bytes.get(from..)?).map(|k| from + k)
+}
+
+/// Masks of up to 64 bytes (bit `k` for byte `k`): the ASCII word bytes (letters, digits,
+/// `_`), and the bytes that start a non-ASCII character (`0xc0` and up).
+pub(crate) fn word_masks(block: &[u8]) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        // SAFETY: `available()` checked that the processor has the target features.
+        return unsafe { avx512::word_masks(block) };
+    }
+    word_masks_portable(block)
+}
+
+/// [`word_masks`] from [`masks_with_high`] and a pass for the two classes it lacks.
+fn word_masks_portable(block: &[u8]) -> (u64, u64) {
+    let (_, alnum, _) = masks_with_high(block);
+    let (mut underscore, mut lead) = (0u64, 0u64);
+    for (k, &c) in block.iter().enumerate() {
+        underscore |= u64::from(c == b'_') << k;
+        lead |= u64::from(c >= 0xc0) << k;
+    }
+    (alnum | underscore, lead)
 }
 
 /// [`next_digit`] without vector instructions.
@@ -260,6 +324,53 @@ mod tests {
             }
         }
         assert!(texts.iter().filter(|text| next_digit(text, 0).is_some()).count() > 100);
+    }
+
+    #[test]
+    fn word_masks_match_byte_tests() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut state = 9u64;
+        let random: Vec<Vec<u8>> = (0..=64)
+            .map(|len| {
+                (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (state >> 33) as u8
+                    })
+                    .collect()
+            })
+            .collect();
+        for block in all.chunks(64).chain(random.iter().map(Vec::as_slice)) {
+            let bits =
+                |test: fn(u8) -> bool| block.iter().enumerate().fold(0u64, |m, (k, &c)| m | u64::from(test(c)) << k);
+            let want = (bits(|c| c.is_ascii_alphanumeric() || c == b'_'), bits(|c| c >= 0xc0));
+            assert_eq!(word_masks(block), want, "{block:?}");
+            assert_eq!(word_masks_portable(block), want, "{block:?}");
+        }
+    }
+
+    #[test]
+    fn next_of_two_matches_a_byte_search_from_every_position() {
+        let mut state = 5u64;
+        for len in (0..140).chain([255, 256, 257]) {
+            // Mostly random bytes, so the next quote or backslash lands in a random later
+            // block.
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    match (state >> 33) % 40 {
+                        0 => b'"',
+                        1 => b'\\',
+                        _ => (state >> 41) as u8,
+                    }
+                })
+                .collect();
+            for from in 0..=len + 1 {
+                let want =
+                    text.get(from..).and_then(|rest| rest.iter().position(|b| b"\"\\".contains(b))).map(|p| from + p);
+                assert_eq!(next_of_two(&text, from, b'"', b'\\'), want, "{text:?} from {from}");
+            }
+        }
     }
 
     #[cfg(target_arch = "x86_64")]

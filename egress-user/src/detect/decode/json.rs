@@ -7,9 +7,10 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use bumpalo::Bump;
-use memchr::{memchr, memchr2};
+use memchr::memchr;
 
 use super::{Segment, SpanMap, is_plain_key, payload_text, to_text};
+use crate::detect::ascii;
 
 /// Path components past this nesting are elided (`…`): a path is cloned into every segment,
 /// so an unbounded one would make a deeply nested payload cost quadratic memory.
@@ -335,14 +336,14 @@ fn scan_string(b: &[u8], open: usize) -> Token {
     let mut i = start;
     let mut escaped = false;
     while i < b.len() {
-        match memchr2(b'"', b'\\', &b[i..]) {
+        match ascii::next_of_two(b, i, b'"', b'\\') {
             None => break,
-            Some(k) if b[i + k] == b'"' => {
-                return Token { content: start..i + k, escaped, closed: true, next: i + k + 1 };
+            Some(at) if b[at] == b'"' => {
+                return Token { content: start..at, escaped, closed: true, next: at + 1 };
             }
-            Some(k) => {
+            Some(at) => {
                 escaped = true;
-                i += k + 2;
+                i = at + 2;
             }
         }
     }
