@@ -60,9 +60,15 @@ const fn classes() -> [u8; 256] {
 
 /// Appends the segments decoded from `segment`'s text, one level deeper.
 pub(super) fn expand<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>) {
-    query_values(segment, out);
-    if memchr(b'%', segment.text.as_bytes()).is_some() {
-        percent_blobs(segment, out);
+    // Most strings hold neither a URL's `:` nor a `%`: one search says so.
+    let text = segment.text.as_bytes();
+    if let Some(first) = ascii::next_of_two(text, 0, b':', b'%') {
+        if memchr(b':', &text[first..]).is_some() {
+            query_values(segment, out);
+        }
+        if memchr(b'%', &text[first..]).is_some() {
+            percent_blobs(segment, out);
+        }
     }
     encoded_runs(segment, out);
 }

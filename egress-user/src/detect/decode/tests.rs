@@ -52,6 +52,16 @@ fn check_maps(payload: &[u8], segments: &[Segment<'_>]) {
 const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"system","content":"You are helpful."},{"role":"user","content":"Call 555-0100 about the invoice"}],"tools":[{"type":"function","function":{"name":"send_email","parameters":{"type":"object","properties":{"to":{"type":"string"}}}}}],"weird key":"w","a\"b":"q"}"#;
 
 #[test]
+fn array_indices_of_every_width_are_written_in_paths() {
+    let values: Vec<String> = (0..1001).map(|i| format!("value {i}")).collect();
+    let payload = serde_json::to_vec(&values).expect("json");
+    let segments = decode(&payload, 0);
+    for index in [0, 9, 10, 99, 100, 1000] {
+        assert_eq!(at_path(&segments, &format!("$[{index}]")).text, format!("value {index}"));
+    }
+}
+
+#[test]
 fn chat_completion_values_have_paths_and_spans() {
     let payload = CHAT.as_bytes();
     let segments = decode(payload, 2);
