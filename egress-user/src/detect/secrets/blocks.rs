@@ -135,8 +135,9 @@ impl Classifier {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::{
-        __m512i, __mmask64, _mm512_and_si512, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_or_si512,
-        _mm512_permutex2var_epi8, _mm512_test_epi8_mask,
+        __m512i, __mmask64, _mm512_add_epi8, _mm512_and_si512, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
+        _mm512_movepi8_mask, _mm512_or_si512, _mm512_permutex2var_epi8, _mm512_set_epi8, _mm512_set1_epi8,
+        _mm512_test_epi8_mask,
     };
 
     use super::{BLOCK, Block, Tables, WINDOW_OFFSETS};
@@ -187,6 +188,31 @@ mod avx512 {
         _mm512_movepi8_mask(bytes)
     }
 
+    /// The vectors at [`VECTORS`] of `rest`, the text from a block's start on, shorter than
+    /// [`SPAN`]: zero past its end.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn tail_vectors(rest: &[u8]) -> [__m512i; 6] {
+        let lanes = |from: usize| {
+            let len = rest.len().saturating_sub(from).min(64);
+            if len == 64 { u64::MAX } else { (1u64 << len) - 1 }
+        };
+        // SAFETY: a masked load reads only the bytes whose lane is set, all within `rest`
+        // (none when the mask is zero).
+        let low = unsafe { _mm512_maskz_loadu_epi8(lanes(0), rest.as_ptr().cast()) };
+        // SAFETY: as above; the pointer is only offset when `rest` reaches past 64 bytes.
+        let high = unsafe { _mm512_maskz_loadu_epi8(lanes(64), rest.as_ptr().add(rest.len().min(64)).cast()) };
+        let lane_numbers = _mm512_set_epi8(
+            63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37,
+            36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10,
+            9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
+        );
+        // Lane j of the vector at `offset` is byte `offset + j`: of `low`, or of `high` past 63.
+        VECTORS.map(|offset| {
+            _mm512_permutex2var_epi8(low, _mm512_add_epi8(lane_numbers, _mm512_set1_epi8(offset as i8)), high)
+        })
+    }
+
     /// Where a window's three entries share a bucket.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
@@ -200,21 +226,15 @@ mod avx512 {
         let token = Lut::new(&tables.token);
         let window_luts = |w: usize| [0, 1, 2].map(|position| Lut::new(&tables.windows[w][position]));
         let windows = [window_luts(0), window_luts(1)];
-        let mut padded: [u8; SPAN];
         for (i, block) in out.iter_mut().enumerate() {
             let at = i * BLOCK;
-            // The last blocks read past the text: a zero-padded copy (a masked load there
-            // may touch an unmapped page, which costs a slow fault-suppression assist).
-            let span: &[u8; SPAN] = match t.get(at..at + SPAN) {
-                Some(span) => span.try_into().expect("SPAN bytes"),
-                None => {
-                    let rest = &t[at..];
-                    padded = [0; SPAN];
-                    padded[..rest.len()].copy_from_slice(rest);
-                    &padded
-                }
+            let [v0, v1, v2, v5, v6, v7] = match t.get(at..at + SPAN) {
+                Some(span) => VECTORS.map(|offset| load(&span[offset..offset + BLOCK])),
+                // The last blocks read past the text's end: zeros there. (Not a zero-padded
+                // copy on the stack: loading vectors from bytes just copied there stalls on
+                // store forwarding, which cost most of the scan of a short string.)
+                None => tail_vectors(&t[at..]),
             };
-            let [v0, v1, v2, v5, v6, v7] = VECTORS.map(|offset| load(&span[offset..offset + BLOCK]));
             let entries = token.get(v0);
             block.token = _mm512_test_epi8_mask(entries, entries) & !non_ascii(v0);
             block.keyword = window(&windows[0], [v0, v1, v2]) | window(&windows[1], [v5, v6, v7]);
