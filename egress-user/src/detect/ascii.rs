@@ -63,6 +63,13 @@ pub(crate) mod avx512 {
         *AVAILABLE
     }
 
+    /// Whether this processor also has VBMI (byte permutes across a whole vector).
+    pub(crate) fn vbmi_available() -> bool {
+        static AVAILABLE: std::sync::LazyLock<bool> =
+            std::sync::LazyLock::new(|| available() && is_x86_feature_detected!("avx512vbmi"));
+        *AVAILABLE
+    }
+
     /// [`super::masks_with_high`] of up to 64 bytes.
     #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
     #[inline]
@@ -145,6 +152,7 @@ pub(crate) mod avx512 {
 
     /// [`super::next_of_two`] 64 bytes at a time.
     #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    #[inline]
     pub(crate) fn next_of_two(bytes: &[u8], from: usize, first: u8, second: u8) -> Option<usize> {
         let rest = bytes.get(from..)?;
         rest.chunks(64).enumerate().find_map(|(k, block)| {
@@ -160,6 +168,7 @@ pub(crate) mod avx512 {
 
     /// [`super::base64_superset_mask`] of up to 64 bytes: one range compare.
     #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
+    #[inline]
     pub(crate) fn base64_superset_mask(block: &[u8]) -> u64 {
         let lanes = super::bit_range(0, block.len().min(64));
         // SAFETY: as in `masks_with_high`; the zeroed lanes are outside the range.

@@ -18,7 +18,6 @@ pub mod taint;
 
 use std::{
     borrow::Cow,
-    collections::{HashMap, hash_map::Entry},
     io::Read as _,
     ops::Range,
     path::PathBuf,
@@ -301,46 +300,58 @@ impl Engine {
     /// All findings in a payload, sorted by position; the same detector matching the same
     /// payload bytes twice (say, raw and decoded) is reported once, at its best confidence.
     pub fn scan(&self, payload: &[u8]) -> Vec<Finding> {
-        // Index of each (detector, span) in `findings`, so that merging stays linear however
-        // many findings a large payload has.
-        let mut seen: HashMap<(&'static str, usize, usize), usize> = HashMap::new();
-        let mut findings: Vec<Finding> = Vec::new();
-        let mut matches: Vec<(usize, Match)> = Vec::new();
         let paths = bumpalo::Bump::new();
         let segments = decode::segments(payload, self.max_decode_depth, &paths);
         // Detector by detector rather than segment by segment: each detector's tables and
         // code stay in the caches for the whole payload.
+        let mut matches: Vec<(usize, Match)> = Vec::new();
         for detector in &self.detectors {
             detector.scan_segments(&segments, &mut matches);
-            for (index, found) in matches.drain(..) {
-                let segment = &segments[index];
-                let span = segment.map.to_payload(found.start, found.end);
-                match seen.entry((found.detector, span.start, span.end)) {
-                    Entry::Occupied(known) if findings[*known.get()].confidence >= found.confidence => continue,
-                    Entry::Occupied(known) => {
-                        let known = &mut findings[*known.get()];
-                        known.confidence = found.confidence;
-                        known.json_path = segment.json_path.map(str::to_owned);
-                        known.label = found.label;
-                    }
-                    Entry::Vacant(slot) => {
-                        let value = segment.text.get(found.start..found.end).unwrap_or_default();
-                        slot.insert(findings.len());
-                        findings.push(Finding {
-                            detector: found.detector,
-                            category: found.category,
-                            start: span.start,
-                            end: span.end,
-                            json_path: segment.json_path.map(str::to_owned),
-                            confidence: found.confidence,
-                            label: found.label,
-                            value_hash: self.value_hash(value),
-                        });
-                    }
-                }
-            }
         }
-        findings.sort_by(|a, b| (a.start, a.end, a.detector).cmp(&(b.start, b.end, b.detector)));
+        // Each match with its payload span, in finding order; stable, so that matches of one
+        // detector and span stay in the order they were found.
+        let mut spans: Vec<(Range<usize>, usize)> = matches
+            .iter()
+            .enumerate()
+            .map(|(at, (index, found))| (segments[*index].map.to_payload(found.start, found.end), at))
+            .collect();
+        spans.sort_by(|(a, a_at), (b, b_at)| {
+            (a.start, a.end, matches[*a_at].1.detector).cmp(&(b.start, b.end, matches[*b_at].1.detector))
+        });
+        // One finding per detector and span (a value seen in two segments, say a blob and
+        // its decoded text): the first of the most confident matches. Sorting and merging
+        // neighbours keeps this linear after the sort, with no hash map whose keys (offsets)
+        // the payload's writer chooses; the value hash, path and label, which allocate, are
+        // only made for the matches that become findings.
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut group = 0;
+        while group < spans.len() {
+            let (span, first) = &spans[group];
+            let detector = matches[*first].1.detector;
+            let mut end = group + 1;
+            while end < spans.len() && spans[end].0 == *span && matches[spans[end].1].1.detector == detector {
+                end += 1;
+            }
+            let best = spans[group..end]
+                .iter()
+                .map(|&(_, at)| at)
+                .reduce(|best, at| if matches[at].1.confidence > matches[best].1.confidence { at } else { best })
+                .unwrap_or(*first);
+            let (index, found) = &mut matches[best];
+            let segment = &segments[*index];
+            let value = segment.text.get(found.start..found.end).unwrap_or_default();
+            findings.push(Finding {
+                detector: found.detector,
+                category: found.category,
+                start: span.start,
+                end: span.end,
+                json_path: segment.json_path.map(str::to_owned),
+                confidence: found.confidence,
+                label: found.label.take(),
+                value_hash: self.value_hash(value),
+            });
+            group = end;
+        }
         findings
     }
 
