@@ -26,7 +26,8 @@
 //! of the words that start a pair; and a word that follows no word starting a pair is first
 //! tested against a set of one bit per word of the words that start a pair or are a value
 //! alone, keyed by its length and first 8 bytes ([`HeadSet`]): most prose words stop there,
-//! at one multiply, without a token hash;
+//! at one multiply, without a token hash (with AVX-512 VBMI2, all the words of a 64-byte
+//! block are tested at once, and only those that pass are then taken one by one);
 //! e-mail-like tokens around each `@`, and runs of 2..=[`MAX_DIGIT_GROUPS`] digit groups
 //! joined by at most two of ` -.()+/` (a number written `4412 0098 7731`) are looked up as
 //! one token. Words, numbers and e-mail addresses have a filter each, so that the filter
@@ -40,6 +41,9 @@ use sha2::{Digest as _, Sha256};
 use super::ascii;
 use super::fingerprint::{Bloom, HashIndex, LoadError};
 use super::{Category, Detector, Match};
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// Longest value, in words, that is matched (names, street addresses).
 pub const MAX_WORDS: usize = 4;
@@ -350,35 +354,31 @@ impl ExactDataMatch {
     /// Runs of 1..=MAX_WORDS adjacent words. Returns whether the text holds an ASCII digit.
     fn scan_words(&self, text: &str, hits: &mut Vec<Hit>) -> bool {
         #[cfg(target_arch = "x86_64")]
-        if ascii::avx512::available() {
+        if avx512::available() {
             // SAFETY: `available()` checked that the processor has the target features.
             return unsafe { self.scan_words_avx512(text, hits) };
         }
         self.scan_words_with(text, hits, ascii::masks_with_high)
     }
 
-    /// [`Self::scan_words`] compiled for AVX-512, so that the vector byte masks are inlined
-    /// into the word loop.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2")]
-    fn scan_words_avx512(&self, text: &str, hits: &mut Vec<Hit>) -> bool {
-        self.scan_words_with(text, hits, |block| ascii::avx512::masks_with_high(block))
-    }
-
-    /// [`Self::scan_words`] with the byte masks of `masks`.
+    /// [`Self::scan_words`] with the byte masks of `masks`, one word at a time.
     #[inline(always)]
     fn scan_words_with(&self, text: &str, hits: &mut Vec<Hit>, masks: impl Fn(&[u8]) -> (u64, u64, u64)) -> bool {
         let mut runs = WordRuns::default();
         let mut lower = String::new();
-        for_each_word(text, &mut lower, masks, |word| {
-            // After a word that starts no pair, a word of letters matters only if it starts
-            // a run (a pair or a one-word value): most prose words stop here, at one cheap
-            // hash and one probe of a small filter. (What `step` would do to such a word,
-            // `linked` 1 or 0 with `previous` None, changes nothing that follows.)
-            if runs.previous.is_some() || word.number || self.openers.may_contain(word.source, &word.range) {
-                self.step(&mut runs, &word, hits);
-            }
-        })
+        for_each_word(text, &mut lower, masks, |word| self.visit(&mut runs, word, hits))
+    }
+
+    /// Takes the next word of the text.
+    #[inline(always)]
+    fn visit(&self, runs: &mut WordRuns, word: Word<'_>, hits: &mut Vec<Hit>) {
+        // After a word that starts no pair, a word of letters matters only if it starts a
+        // run (a pair or a one-word value): most prose words stop here, at one cheap hash
+        // and one probe of a small filter. (What `step` would do to such a word, `linked` 1
+        // or 0 with `previous` None, changes nothing that follows.)
+        if runs.previous.is_some() || word.number || self.openers.may_contain(word.source, &word.range) {
+            self.step(runs, &word, hits);
+        }
     }
 
     /// Takes one word into `runs` and looks up the runs it ends. Out of line, so that the
@@ -568,19 +568,26 @@ fn for_each_word(
             }
         }
         if next == base {
-            // A run of 64 bytes or more (rare): it ends at the first ASCII byte that is not
-            // a letter or digit.
-            let end = bytes[base..]
-                .iter()
-                .position(|&b| b.is_ascii() && !b.is_ascii_alphanumeric())
-                .map_or(bytes.len(), |k| base + k);
-            digits |= u64::from(bytes[base..end].iter().any(u8::is_ascii_digit));
-            split_by_chars(text, base, end, lower, &mut f);
+            let (end, digit) = split_long_run(text, base, lower, &mut f);
+            digits |= u64::from(digit);
             next = end;
         }
         base = next;
     }
     digits != 0
+}
+
+/// The runs of alphanumeric characters in a run of 64 bytes or more that starts at `from`
+/// (rare): it ends at the first ASCII byte that is not a letter or digit. Returns its end and
+/// whether it holds an ASCII digit.
+fn split_long_run(text: &str, from: usize, lower: &mut String, f: &mut dyn FnMut(Word<'_>)) -> (usize, bool) {
+    let bytes = text.as_bytes();
+    let end = bytes[from..]
+        .iter()
+        .position(|&b| b.is_ascii() && !b.is_ascii_alphanumeric())
+        .map_or(bytes.len(), |k| from + k);
+    split_by_chars(text, from, end, lower, f);
+    (end, bytes[from..end].iter().any(u8::is_ascii_digit))
 }
 
 /// The runs of alphanumeric characters in `text[from..to]`, which holds non-ASCII bytes.
@@ -1006,7 +1013,7 @@ mod tests {
     }
 
     /// A text of `count` pieces picked at random.
-    fn random_text(state: &mut u64, pieces: &[&str], count: usize) -> String {
+    pub(super) fn random_text(state: &mut u64, pieces: &[&str], count: usize) -> String {
         (0..count)
             .map(|_| {
                 *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
