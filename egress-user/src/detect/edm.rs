@@ -84,6 +84,10 @@ pub struct ExactDataMatch {
     /// The words of letters that start a run (the word leads of `leads` and the
     /// `single_words`): the first test of every word that follows no lead.
     openers: HeadSet,
+    /// Bit n: some value is a number of n digits (63 and more share bit 63). A number written
+    /// in groups is hashed only for the digit counts that occur (a card number's groups make
+    /// six candidates, and an account column has one length).
+    number_lengths: u64,
     rows: usize,
 }
 
@@ -171,6 +175,7 @@ impl ExactDataMatch {
         let mut leads: [Vec<u64>; 2] = Default::default();
         let mut single_words: Vec<u64> = Vec::new();
         let mut openers: Vec<(u64, usize)> = Vec::new();
+        let mut number_lengths = 0u64;
         let mut count = 0usize;
         for (row, record) in rows.enumerate() {
             if row >= MAX_ROWS {
@@ -190,6 +195,7 @@ impl ExactDataMatch {
                         vec![hash]
                     }
                     Tokens::Number(token) => {
+                        number_lengths |= 1 << token.len().min(63);
                         let hash = token_hash(&keys, token.as_bytes());
                         tokens_by_class[NUMBER].push(hash);
                         vec![hash]
@@ -243,6 +249,7 @@ impl ExactDataMatch {
             leads: leads.map(bloom_of),
             single_words,
             openers: HeadSet::new(head_key, openers),
+            number_lengths,
             rows: count,
         })
     }
@@ -491,7 +498,7 @@ impl ExactDataMatch {
                 digits.clear();
                 for last in first..groups.len().min(first + MAX_DIGIT_GROUPS) {
                     digits.extend_from_slice(&bytes[groups[last].0..groups[last].1]);
-                    if last == first || digits.len() < 4 {
+                    if last == first || digits.len() < 4 || self.number_lengths >> digits.len().min(63) & 1 == 0 {
                         continue;
                     }
                     let hash = token_hash(&self.keys, &digits);
