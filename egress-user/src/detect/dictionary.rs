@@ -55,6 +55,9 @@ pub struct Dictionary {
     names: Vec<String>,
     /// Some term holds non-ASCII letters, so texts are case-folded before the pass.
     fold_text: bool,
+    /// Bytes of the shortest term: a shorter text (a chat message's `"role": "user"`) holds
+    /// none, and is passed over without the scan's fixed cost.
+    shortest: usize,
 }
 
 /// Terms in one automaton, with what each pattern needs to know.
@@ -117,6 +120,7 @@ impl Dictionary {
                 if is_word(first) { &mut at_word_starts } else { &mut anywhere }.push((term, info));
             }
         }
+        let shortest = at_word_starts.iter().chain(&anywhere).map(|(term, _)| term.len()).min().unwrap_or(usize::MAX);
         let prefixes = PrefixSet::new(random_seed() as u32, at_word_starts.iter().map(|(term, _)| term.as_bytes()));
         Ok(Self {
             // Run only at the word starts that pass the prefix set, so a contiguous NFA: a
@@ -139,6 +143,7 @@ impl Dictionary {
             },
             names,
             fold_text,
+            shortest,
         })
     }
 
@@ -206,7 +211,7 @@ impl Terms {
 
 impl Detector for Dictionary {
     fn scan(&self, text: &str, out: &mut Vec<Match>) {
-        if self.is_empty() {
+        if text.len() < self.shortest {
             return;
         }
         let haystack = if self.fold_text { fold(text) } else { Cow::Borrowed(text) };

@@ -88,6 +88,10 @@ pub struct ExactDataMatch {
     /// in groups is hashed only for the digit counts that occur (a card number's groups make
     /// six candidates, and an account column has one length).
     number_lengths: u64,
+    /// A lower bound on the bytes of any indexed value as a text writes it: a shorter text
+    /// (a chat message's `"role": "user"`) holds none, and is passed over without the scan's
+    /// fixed cost.
+    shortest: usize,
     rows: usize,
 }
 
@@ -176,6 +180,7 @@ impl ExactDataMatch {
         let mut single_words: Vec<u64> = Vec::new();
         let mut openers: Vec<(u64, usize)> = Vec::new();
         let mut number_lengths = 0u64;
+        let mut shortest = usize::MAX;
         let mut count = 0usize;
         for (row, record) in rows.enumerate() {
             if row >= MAX_ROWS {
@@ -187,6 +192,7 @@ impl ExactDataMatch {
                     continue;
                 };
                 let value_tokens = tokens(value);
+                shortest = shortest.min(written_length(&value_tokens));
                 let hashes: Vec<u64> = match &value_tokens {
                     Tokens::None => continue,
                     Tokens::Email(token) => {
@@ -250,6 +256,7 @@ impl ExactDataMatch {
             single_words,
             openers: HeadSet::new(head_key, openers),
             number_lengths,
+            shortest,
             rows: count,
         })
     }
@@ -304,7 +311,7 @@ struct Hit {
 
 impl Detector for ExactDataMatch {
     fn scan(&self, text: &str, out: &mut Vec<Match>) {
-        if self.index.is_empty() {
+        if self.index.is_empty() || text.len() < self.shortest {
             return;
         }
         let mut hits = Vec::new();
@@ -651,6 +658,20 @@ fn tokens(value: &str) -> Tokens {
     Tokens::Words(words)
 }
 
+/// The fewest bytes a text can write a value of these tokens in: an e-mail address as it is,
+/// a number's digits, words with one separator between them. A word's non-ASCII characters
+/// count for nothing, since lowercasing can make them longer (`İ` is `i̇`); its ASCII ones count
+/// a byte each, which the text spends at least.
+fn written_length(tokens: &Tokens) -> usize {
+    match tokens {
+        Tokens::None => usize::MAX,
+        Tokens::Email(token) | Tokens::Number(token) => token.len(),
+        Tokens::Words(words) => {
+            words.iter().map(|word| word.bytes().filter(u8::is_ascii).count()).sum::<usize>() + words.len() - 1
+        }
+    }
+}
+
 fn derive_keys(salt: &[u8]) -> [u64; 3] {
     let digest = Sha256::new().chain_update(b"egress edm v1\0").chain_update(salt).finalize();
     let word = |i: usize| u64::from_le_bytes(digest[i..i + 8].try_into().unwrap_or_default());
@@ -993,6 +1014,34 @@ mod tests {
         assert_eq!(tokens("O'Brien-Smith"), Tokens::Words(vec!["o".into(), "brien".into(), "smith".into()]));
         assert_eq!(tokens("ÉLODIE  Ünal"), Tokens::Words(vec!["élodie".into(), "ünal".into()]));
         assert_eq!(tokens("1 2 3 4 5 6 Main Street"), Tokens::Words(["1", "2", "3", "4"].map(String::from).to_vec()));
+    }
+
+    #[test]
+    fn a_text_as_short_as_a_value_can_be_written_is_scanned() {
+        for value in ["Jane.Doe@Example.COM", "+1 (555) 010-2030", "O'Brien-Smith", "ÉLODIE  Ünal", "İlkay Kıvanç"]
+        {
+            // The value written as tightly as a text can: case folded, one space between words.
+            let words = match tokens(value) {
+                Tokens::Words(words) => words.join(" "),
+                Tokens::Email(token) | Tokens::Number(token) => token,
+                Tokens::None => unreachable!("{value}"),
+            };
+            let bound = written_length(&tokens(value));
+            assert!(bound <= words.len() && bound <= value.len(), "{value}: {bound}");
+        }
+        // The shortest value, with its corroborating value, is found in a text of just them.
+        let edm = ExactDataMatch::from_rows(
+            "customers",
+            &["name", "account"],
+            [["Al Bo", "1234"]],
+            &["name"],
+            &["account"],
+            SALT,
+        )
+        .expect("build");
+        assert_eq!(edm.shortest, 4);
+        assert_eq!(scan(&edm, "al bo 1234").len(), 1);
+        assert!(scan(&edm, "al").is_empty());
     }
 
     /// A function of [`ascii::masks_with_high`]'s type.
