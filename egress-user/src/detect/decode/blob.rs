@@ -169,8 +169,7 @@ fn has_scheme(run: &[u8]) -> bool {
 ///
 /// Only runs of `MIN_RUN` characters or more matter, so the text is first searched 64 bytes
 /// at a time, with a byte mask of (a superset of) the alphabet, for the first place where
-/// `MIN_RUN` of them follow one another; in prose there is none, and the search moves on to
-/// the start of the block's last run.
+/// `MIN_RUN` of them follow one another ([`first_long_run_end`]); in prose there is none.
 fn encoded_runs<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>) {
     #[cfg(target_arch = "x86_64")]
     if ascii::avx512::available() {
@@ -190,24 +189,12 @@ fn encoded_runs_avx512<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>) {
 
 #[inline(always)]
 fn encoded_runs_with<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>, superset_mask: impl Fn(&[u8]) -> u64) {
-    const MIN_RUN: usize = if MIN_BASE64 < MIN_HEX { MIN_BASE64 } else { MIN_HEX };
     let text = segment.text.as_bytes();
     let class = |at: usize| CLASS[text[at] as usize];
     // No run starts before `i` that was not handled: `text[i - 1]` ends one.
     let mut i = 0;
     while i + MIN_RUN <= text.len() {
-        let block = &text[i..text.len().min(i + 64)];
-        let alphabet = superset_mask(block);
-        let long = starts_of_long_runs(alphabet, MIN_RUN);
-        if long == 0 {
-            if block.len() < 64 {
-                break;
-            }
-            // The block's last run is shorter than MIN_RUN: it may go on in the next block.
-            i += 64 - (!alphabet).leading_zeros() as usize;
-            continue;
-        }
-        let probe = i + long.trailing_zeros() as usize + MIN_RUN - 1;
+        let Some(probe) = first_long_run_end(text, i, &superset_mask) else { break };
         let mut seen = class(probe);
         if seen == 0 {
             // A byte of the superset only.
@@ -247,16 +234,43 @@ fn encoded_runs_with<'p>(segment: &Segment<'p>, out: &mut Vec<Segment<'p>>, supe
     }
 }
 
-/// Bit `k` set where bits `k..k + run` of `mask` all are.
-fn starts_of_long_runs(mask: u64, run: usize) -> u64 {
-    let mut starts = mask;
+/// Fewest characters of a run worth decoding.
+const MIN_RUN: usize = if MIN_BASE64 < MIN_HEX { MIN_BASE64 } else { MIN_HEX };
+
+/// The first offset `e` at or after `from` where `text[e + 1 - MIN_RUN..=e]`, none of it
+/// before `from`, is all in the superset of `superset_mask`.
+///
+/// Blocks of 64 bytes follow each other at a fixed stride, each tested together with the
+/// mask of the one before (the 128 bits as one number), so that a run across a block edge is
+/// seen and the next load never waits for the last block's result (re-aligning each block to
+/// the start of the last run made every step wait for the one before).
+#[inline(always)]
+fn first_long_run_end(text: &[u8], from: usize, superset_mask: &impl Fn(&[u8]) -> u64) -> Option<usize> {
+    let mut before = 0u64;
+    let mut at = from;
+    while at < text.len() {
+        let mask = superset_mask(&text[at..text.len().min(at + 64)]);
+        let ends = (run_ends(u128::from(mask) << 64 | u128::from(before), MIN_RUN) >> 64) as u64;
+        if ends != 0 {
+            return Some(at + ends.trailing_zeros() as usize);
+        }
+        before = mask;
+        at += 64;
+    }
+    None
+}
+
+/// Bit `k` set where bits `k + 1 - run..=k` of `mask` all are.
+#[inline(always)]
+fn run_ends(mask: u128, run: usize) -> u128 {
+    let mut ends = mask;
     let mut covered = 1;
     while covered < run {
         let step = covered.min(run - covered);
-        starts &= starts >> step;
+        ends &= ends << step;
         covered += step;
     }
-    starts
+    ends
 }
 
 fn hex_blob<'p>(segment: &Segment<'p>, start: usize, end: usize, out: &mut Vec<Segment<'p>>) {
@@ -358,7 +372,28 @@ mod tests {
                 assert_eq!(ascii::base64_superset_mask(&[byte]), 1, "{byte:#x}");
             }
         }
-        assert_eq!(starts_of_long_runs(0b0111_1111_0111, 3), 0b0001_1111_0001);
-        assert_eq!(starts_of_long_runs(u64::MAX, 16), u64::MAX >> 15);
+        assert_eq!(run_ends(0b0111_1111_0111, 3), 0b0111_1100_0100);
+        assert_eq!(run_ends(u128::MAX, 16), u128::MAX << 15);
+    }
+
+    /// The first end of a long run, found a block at a time, is the first a byte walk finds:
+    /// runs across block edges, at the text's end, starting at `from` or cut by it.
+    #[test]
+    fn long_runs_are_found_where_a_byte_walk_finds_them() {
+        let mut state = 17u64;
+        for len in (0..300).chain([511, 512, 513]) {
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    // Mostly alphabet bytes, so long runs are common but not everywhere.
+                    if (state >> 33) % 19 == 0 { b' ' } else { b'a' + (state >> 40) as u8 % 26 }
+                })
+                .collect();
+            for from in (0..len).step_by(7) {
+                let want = (from + MIN_RUN - 1..len)
+                    .find(|&end| text[end + 1 - MIN_RUN..=end].iter().all(|&b| ascii::base64_superset_mask(&[b]) == 1));
+                assert_eq!(first_long_run_end(&text, from, &ascii::base64_superset_mask), want, "{len} from {from}");
+            }
+        }
     }
 }
