@@ -82,7 +82,10 @@ pub trait Detector: Send + Sync {
         let mut matches = Vec::new();
         for (index, segment) in segments.iter().enumerate() {
             self.scan(&segment.text, &mut matches);
-            out.extend(matches.drain(..).map(|found| (index, found)));
+            // Most segments have no match: no drain to set up for them.
+            if !matches.is_empty() {
+                out.extend(matches.drain(..).map(|found| (index, found)));
+            }
         }
     }
 }
