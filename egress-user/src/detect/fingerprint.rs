@@ -5,10 +5,12 @@
 //! Whitespace, punctuation and markup are dropped, so a copy that was re-wrapped, re-spaced,
 //! re-cased, re-punctuated, marked up (Markdown) or de-hyphenated keeps its fingerprints.
 //!
-//! **Hashing.** Every k-gram of that byte stream is hashed with a rolling buzhash (cyclic
-//! polynomial over a table of 256 random 64-bit words). The table is seeded per process, so
-//! nobody can precompute hashes to collide with or to dodge the index; buzhash costs one
-//! rotate and two table loads per byte, which is what keeps the scan fast.
+//! **Hashing.** Every k-gram of that byte stream is hashed with buzhash (cyclic polynomial
+//! over a table of 256 64-bit words, each the xor of a random word for its byte's low nibble
+//! and one for its high nibble, so that a vector register looks eight bytes up at once). The
+//! words are seeded per process, so nobody can precompute hashes to collide with or to dodge
+//! the index. Portably the hash rolls on at one rotate and two table loads per byte; with
+//! AVX-512 eight k-grams are hashed at once from prefix xors (see `rolling`).
 //!
 //! **Winnowing** (Schleimer, Wilkerson, Aiken, SIGMOD 2003): of every window of `w`
 //! consecutive k-gram hashes the minimum is kept (robust variant: a tie keeps the hash
@@ -29,10 +31,12 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use self::rolling::Buzhash;
 use super::{Category, Detector, Match, Segment};
 
 mod minima;
 mod normalise;
+mod rolling;
 
 /// k of registered documents, in normalised bytes (see the module docs).
 pub const DOCUMENT_K: usize = 40;
@@ -102,9 +106,7 @@ pub struct Fingerprint {
 pub struct Winnow {
     k: usize,
     w: usize,
-    table: Box<[u64; 256]>,
-    /// `table` rotated left by `k`: what a byte leaving the k-gram takes back out.
-    leaving: Box<[u64; 256]>,
+    hash: Box<Buzhash>,
 }
 
 impl std::fmt::Debug for Winnow {
@@ -117,13 +119,7 @@ impl Winnow {
     /// `k` in 1..=63 normalised bytes, `w` in 1..=64 k-grams; the seed picks the hash table.
     pub fn new(k: usize, w: usize, seed: u64) -> Self {
         assert!((1..=MAX_K).contains(&k) && (1..=MAX_W).contains(&w), "winnow k {k} / w {w} out of range");
-        let mut state = seed;
-        let mut table = Box::new([0u64; 256]);
-        for slot in table.iter_mut() {
-            *slot = splitmix64(&mut state);
-        }
-        let leaving = Box::new(table.map(|word| word.rotate_left(k as u32)));
-        Self { k, w, table, leaving }
+        Self { k, w, hash: Box::new(Buzhash::new(k, seed)) }
     }
 
     pub fn k(&self) -> usize {
@@ -132,6 +128,11 @@ impl Winnow {
 
     pub fn w(&self) -> usize {
         self.w
+    }
+
+    /// Heap bytes: the hash's tables.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Buzhash>()
     }
 
     /// Calls `emit` with each fingerprint winnowing selects, in text order. A text with at
@@ -151,37 +152,45 @@ impl Winnow {
 
     /// Normalises, hashes and selects `text` a block at a time, in passes that each keep their
     /// state in registers: normalisation into a buffer without branching on each byte (a
-    /// branch per word boundary would be mispredicted every few bytes), rolling hashes,
-    /// selection, then `keep` over the block's selections (independent lookups, so the cache
-    /// misses of a large index overlap). The last `k + w` normalised bytes are carried into the
-    /// next block.
-    fn roll(
-        &self,
-        text: &str,
-        mut select: impl Select,
-        keep: &impl Fn(u64) -> bool,
-        mut emit: impl FnMut(Fingerprint),
-    ) {
+    /// branch per word boundary would be mispredicted every few bytes), the hashes of the
+    /// block's k-grams, selection, then `keep` over the block's selections (independent
+    /// lookups, so the cache misses of a large index overlap). The last `k + w` normalised
+    /// bytes are carried into the next block.
+    fn roll(&self, text: &str, select: impl Select, keep: &impl Fn(u64) -> bool, emit: impl FnMut(Fingerprint)) {
         // Lowercasing at most doubles a text's bytes (the buffers below rely on it too): a
         // text this short has no k-gram. A chat's `"role": "user"` is one of many such.
         if 2 * text.len() < self.k {
             return;
         }
-        // The buffers, sized for the text when it is short; taken out during the call, so a
-        // nested call just allocates its own.
+        // The thread's buffers, borrowed in place (moving them in and out would copy them);
+        // a nested call (from `emit`) allocates its own.
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.roll_with(&mut scratch, text, select, keep, emit),
+            Err(_) => self.roll_with(&mut Scratch::new(), text, select, keep, emit),
+        });
+    }
+
+    /// [`Winnow::roll`] with `scratch` for its buffers.
+    fn roll_with(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        mut select: impl Select,
+        keep: &impl Fn(u64) -> bool,
+        mut emit: impl FnMut(Fingerprint),
+    ) {
+        // Sized for the text when it is short.
         let capacity = CAPACITY.min(2 * text.len() + CARRY + 16);
-        let mut scratch = SCRATCH.take();
         scratch.grow_to(capacity);
-        let Scratch { norm, pos, grams, picked, spare } = &mut scratch;
-        // grams[..kept]: the last hashes of earlier blocks, the windows' history.
-        let mut kept = 0;
+        let Scratch { norm, pos, prefix, grams, picked, minima, spare } = scratch;
+        // grams[..kept]: the last hashes of earlier blocks, the windows' history; then
+        // grams[kept..filled] the block's.
+        let (mut kept, mut filled) = (0, 0);
         let mut len = 0;
         // Global normalised index of norm[0], and of the next byte to roll.
         let mut base = 0;
         let mut rolled = 0;
-        let mut hash = 0u64;
         let k = self.k;
-        let table = &*self.table;
         let mut i = 0;
         while i < text.len() {
             if len > CARRY {
@@ -193,128 +202,33 @@ impl Winnow {
             }
             let stop = text.len().min(i + BLOCK);
             (i, len) = normalise::block(text, i, stop, norm, pos, len, capacity);
-            let mut t = rolled - base;
-            let mut filled = kept;
-            // The first k - 1 bytes of the text only fill the first k-gram, hashed outright
-            // when the block holds it (no chain through k bytes: a short text's main cost).
-            if base + t == 0 && len >= k {
-                hash = self.gram_hash(&norm[..k]);
-                grams[filled] = hash;
-                filled += 1;
-                t = k;
-            }
-            while t < len && base + t + 1 < k {
-                hash = hash.rotate_left(1) ^ table[norm[t] as usize];
-                t += 1;
-            }
-            if t < len && base + t < k {
-                hash = hash.rotate_left(1) ^ table[norm[t] as usize];
-                grams[filled] = hash;
-                filled += 1;
-                t += 1;
-            }
-            // From then on each byte brings one in and takes the one k back out.
-            if t < len {
-                hash = self.roll_hashes(hash, &norm[t..len], &norm[t - k..len - k], &mut grams[filled..]);
-                filled += len - t;
-            }
+            // The new k-grams are those that end at a byte not rolled before; the carry holds
+            // the `k - 1` bytes before the first of them.
+            let from = rolled.max(k - 1) + 1 - k - base;
+            filled = kept + self.hash.hash_all(&norm[from..len], prefix, &mut grams[kept..]);
             rolled = base + len;
             // k-gram number of grams[0]; number `j` ends at normalised byte `j + k - 1`.
             let first = grams_in(rolled, k) - filled;
-            let count = select.push_all(&grams[..filled], first, kept, keep, picked, spare);
+            let count = select.push_all(&grams[..filled], first, kept, keep, picked, minima, spare);
             for &at in &picked[..count] {
                 emit(fingerprint(text, pos, i, base, k, grams[at as usize], first + at as usize + k - 1));
             }
-            let carried = filled.min(MAX_W);
-            grams.copy_within(filled - carried..filled, 0);
-            kept = carried;
+            if i < text.len() {
+                kept = filled.min(MAX_W);
+                grams.copy_within(filled - kept..filled, 0);
+            }
         }
         // A text with fewer k-grams than a window yields their (rightmost) minimum; all of them
         // are still in `grams`.
         let total = grams_in(rolled, k);
         if (1..self.w).contains(&total) {
-            debug_assert_eq!(kept, total);
+            debug_assert_eq!(filled, total);
             let (at, &selected) =
                 grams[..total].iter().enumerate().rev().min_by_key(|&(_, hash)| hash).expect("a k-gram");
             if keep(selected) {
                 emit(fingerprint(text, pos, i, base, k, selected, at + k - 1));
             }
         }
-        SCRATCH.set(scratch);
-    }
-
-    /// Rolls `hash` on over the normalised bytes `incoming`, taking back out `outgoing`, the
-    /// bytes `k` before each; writes the hash of each k-gram to `grams` (room for one per
-    /// incoming byte) and returns the last.
-    ///
-    /// Rolling is a chain: each hash needs the one before. A long run is cut in two halves
-    /// rolled side by side, the second starting from its first k-gram's hash computed
-    /// outright, so that the processor works on two independent chains at once. A function
-    /// of its own so that the hashes stay in registers.
-    #[inline(never)]
-    fn roll_hashes(&self, hash: u64, incoming: &[u8], outgoing: &[u8], grams: &mut [u64]) -> u64 {
-        let n = incoming.len();
-        if n < 4 * self.k {
-            return self.roll_chain(hash, incoming, outgoing, grams);
-        }
-        // Even, so that both halves go two bytes a step; `outgoing[half..half + k]` is the
-        // k-gram that ends just before the second half.
-        let half = (n / 2) & !1;
-        let (table, leaving) = (&*self.table, &*self.leaving);
-        let change = |incoming: u8, outgoing: u8| table[incoming as usize] ^ leaving[outgoing as usize];
-        let middle = self.gram_hash(&outgoing[half..half + self.k]);
-        let (mut first, mut second) = (hash, middle);
-        let (first_grams, second_grams) = grams[..n].split_at_mut(half);
-        let (in_a, _) = incoming[..half].as_chunks::<2>();
-        let (out_a, _) = outgoing[..half].as_chunks::<2>();
-        let (in_b, _) = incoming[half..2 * half].as_chunks::<2>();
-        let (out_b, _) = outgoing[half..2 * half].as_chunks::<2>();
-        let (grams_a, _) = first_grams.as_chunks_mut::<2>();
-        let (grams_b, _) = second_grams[..half].as_chunks_mut::<2>();
-        let step = |hash: &mut u64, [in0, in1]: [u8; 2], [out0, out1]: [u8; 2], pair: &mut [u64; 2]| {
-            let (a, b) = (change(in0, out0), change(in1, out1));
-            pair[0] = hash.rotate_left(1) ^ a;
-            *hash = hash.rotate_left(2) ^ (a.rotate_left(1) ^ b);
-            pair[1] = *hash;
-        };
-        for (((((&ia, &oa), ga), &ib), &ob), gb) in
-            in_a.iter().zip(out_a).zip(grams_a).zip(in_b).zip(out_b).zip(grams_b.iter_mut())
-        {
-            step(&mut first, ia, oa, ga);
-            step(&mut second, ib, ob, gb);
-        }
-        debug_assert_eq!(first, middle, "the first half ends where the second began");
-        self.roll_chain(second, &incoming[2 * half..], &outgoing[2 * half..], &mut second_grams[half..])
-    }
-
-    /// The hash of one k-gram, outright: the terms of the rolling hash are independent of
-    /// each other.
-    fn gram_hash(&self, gram: &[u8]) -> u64 {
-        let k = gram.len() as u32;
-        gram.iter().enumerate().fold(0, |hash, (i, &b)| hash ^ self.table[b as usize].rotate_left(k - 1 - i as u32))
-    }
-
-    /// [`Winnow::roll_hashes`] as one chain, two bytes a step, both hashes computed from the
-    /// one before them (rotation distributes over xor): one rotate and one xor per two bytes
-    /// on the chain.
-    fn roll_chain(&self, mut hash: u64, incoming: &[u8], outgoing: &[u8], grams: &mut [u64]) -> u64 {
-        let (table, leaving) = (&*self.table, &*self.leaving);
-        let change = |incoming: u8, outgoing: u8| table[incoming as usize] ^ leaving[outgoing as usize];
-        let (incoming_pairs, incoming_rest) = incoming.as_chunks::<2>();
-        let (outgoing_pairs, outgoing_rest) = outgoing.as_chunks::<2>();
-        let paired = 2 * incoming_pairs.len();
-        let (gram_pairs, _) = grams[..paired].as_chunks_mut::<2>();
-        for ((&[in0, in1], &[out0, out1]), pair) in incoming_pairs.iter().zip(outgoing_pairs).zip(gram_pairs) {
-            let (first, second) = (change(in0, out0), change(in1, out1));
-            pair[0] = hash.rotate_left(1) ^ first;
-            hash = hash.rotate_left(2) ^ (first.rotate_left(1) ^ second);
-            pair[1] = hash;
-        }
-        if let (Some(&last_in), Some(&last_out)) = (incoming_rest.first(), outgoing_rest.first()) {
-            hash = hash.rotate_left(1) ^ change(last_in, last_out);
-            grams[paired] = hash;
-        }
-        hash
     }
 
     /// The distinct fingerprint hashes of a text, sorted.
@@ -328,37 +242,50 @@ impl Winnow {
 }
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new(Scratch::new()) };
+    static SCRATCH: std::cell::RefCell<Scratch> = const { std::cell::RefCell::new(Scratch::new()) };
 }
 
 /// The buffers of [`Winnow::roll`], kept between calls on a thread: a payload has hundreds of
 /// short segments, and allocating and zeroing them per segment cost about as much as hashing
 /// them.
-#[derive(Default)]
 struct Scratch {
     /// Normalised bytes, and the text offset of each.
     norm: Vec<u8>,
     pos: Vec<u32>,
+    /// Room for the prefixes of [`Buzhash::hash_all`].
+    prefix: Vec<u64>,
     /// Hashes of the k-grams of the current block, after the last `w` of earlier ones.
     grams: Vec<u64>,
     /// Selections of the current block, as indices into `grams` (at most one per k-gram).
     picked: Vec<u32>,
-    /// Room for [`Minima`]'s passes, two buffers as long as `grams`.
+    /// The hash of each selection, while [`Minima`] knows only its window.
+    minima: Vec<u64>,
+    /// Room for [`minima::changes`].
     spare: Vec<u64>,
 }
 
 impl Scratch {
     const fn new() -> Self {
-        Self { norm: Vec::new(), pos: Vec::new(), grams: Vec::new(), picked: Vec::new(), spare: Vec::new() }
+        Self {
+            norm: Vec::new(),
+            pos: Vec::new(),
+            prefix: Vec::new(),
+            grams: Vec::new(),
+            picked: Vec::new(),
+            minima: Vec::new(),
+            spare: Vec::new(),
+        }
     }
 
     fn grow_to(&mut self, capacity: usize) {
         if self.norm.len() < capacity + normalise::SLACK {
             self.norm.resize(capacity + normalise::SLACK, 0);
             self.pos.resize(capacity + normalise::SLACK, 0);
+            self.prefix.resize(capacity + 8, 0);
             self.grams.resize(MAX_W + capacity, 0);
-            self.picked.resize(MAX_W + capacity + 16, 0);
-            self.spare.resize(2 * (MAX_W + capacity), 0);
+            self.picked.resize(MAX_W + capacity + minima::SLACK, 0);
+            self.minima.resize(MAX_W + capacity + minima::SLACK, 0);
+            self.spare.resize(minima::spare_for(MAX_W + capacity), 0);
         }
     }
 }
@@ -401,8 +328,11 @@ trait Select {
     /// Adds the next k-grams, `hashes[from..]`; `hashes[..from]` are the last ones added
     /// before (all of them, or at least `w`), and `hashes[0]` is k-gram number `first` of the
     /// text. Writes the indices in `hashes` of the newly selected k-grams that `keep` accepts
-    /// to `picked` (room for one per k-gram added) and returns how many; `spare` is room for
-    /// intermediate results. The first window is reported once it is full.
+    /// to `picked` and returns how many; `picked`, `minima` and `spare` are room for
+    /// intermediate results (`picked` and `minima` one entry per k-gram added and
+    /// [`minima::SLACK`], `spare` [`minima::spare_for`] the hashes). The first window is
+    /// reported once it is full.
+    #[allow(clippy::too_many_arguments)]
     fn push_all(
         &mut self,
         hashes: &[u64],
@@ -410,6 +340,7 @@ trait Select {
         from: usize,
         keep: &impl Fn(u64) -> bool,
         picked: &mut [u32],
+        minima: &mut [u64],
         spare: &mut [u64],
     ) -> usize;
 }
@@ -450,6 +381,7 @@ impl Select for Selector {
         from: usize,
         keep: &impl Fn(u64) -> bool,
         picked: &mut [u32],
+        _: &mut [u64],
         _: &mut [u64],
     ) -> usize {
         let to = hashes.len();
@@ -499,8 +431,8 @@ impl Select for Selector {
 }
 
 /// Winnowing's selected hashes without their exact positions: the minimum of each window,
-/// for a whole block at once ([`minima::window_minima`]); a window whose minimum differs
-/// from the window before brings a selection. The position of a selection is looked for only
+/// for a whole block at once ([`minima::changes`]); a window whose minimum differs from the
+/// window before brings a selection. The position of a selection is looked for only
 /// once `keep` has accepted its hash, which a lookup rarely does.
 struct Minima {
     w: usize,
@@ -522,6 +454,7 @@ impl Select for Minima {
         from: usize,
         keep: &impl Fn(u64) -> bool,
         picked: &mut [u32],
+        minima: &mut [u64],
         spare: &mut [u64],
     ) -> usize {
         let (w, to) = (self.w, hashes.len());
@@ -530,18 +463,22 @@ impl Select for Minima {
         if first_end >= to {
             return 0;
         }
-        let lowest = first_end + 1 - w;
-        let (minima, rest) = spare.split_at_mut(to - lowest);
-        let windows = minima::window_minima(&hashes[lowest..to], minima, &mut rest[..to - lowest], w);
         // Three passes without a data-dependent branch (a selection comes every few k-grams,
         // at random): the windows whose minimum is new, those of them `keep` accepts (its
         // lookups independent of each other), then the positions of those few.
-        let count = minima::changes(&minima[..windows], self.last.unwrap_or(!minima[0]), picked);
-        self.last = Some(minima[windows - 1]);
-        let accepted = retain_accepted(picked, count, |offset| keep(minima[offset as usize]));
-        for slot in &mut picked[..accepted] {
+        let lowest = first_end + 1 - w;
+        let (count, last) = minima::changes(&hashes[lowest..], w, self.last, picked, minima, spare);
+        self.last = Some(last);
+        let (picked, minima) = (&mut picked[..count], &mut minima[..count]);
+        let mut accepted = 0;
+        for index in 0..count {
+            let (window, min) = (picked[index], minima[index]);
+            (picked[accepted], minima[accepted]) = (window, min);
+            accepted += usize::from(keep(min));
+        }
+        for (slot, &min) in picked[..accepted].iter_mut().zip(&minima[..accepted]) {
             // The window ending at `end`; of equal hashes in it, the rightmost.
-            let (end, min) = (first_end + *slot as usize, minima[*slot as usize]);
+            let end = first_end + *slot as usize;
             let at = (end + 1 - w..=end).rev().find(|&at| hashes[at] == min).expect("the window holds its minimum");
             *slot = at as u32;
         }
@@ -817,7 +754,7 @@ impl DocumentIndex {
     /// Estimated heap bytes of the loaded index.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + 256 * 8
+            + self.winnow.memory_bytes()
             + self.index.memory_bytes()
             + self.documents.capacity() * std::mem::size_of::<DocumentInfo>()
             + self.documents.iter().map(|d| d.name.capacity()).sum::<usize>()
@@ -1092,7 +1029,7 @@ mod tests {
         (0..=norm.len() - k)
             .map(|s| {
                 let hash =
-                    (0..k).fold(0u64, |h, i| h ^ winnow.table[norm[s + i].0 as usize].rotate_left((k - 1 - i) as u32));
+                    (0..k).fold(0u64, |h, i| h ^ winnow.hash.word(norm[s + i].0).rotate_left((k - 1 - i) as u32));
                 Fingerprint { hash, start: norm[s].1, end: norm[s + k - 1].2 }
             })
             .collect()

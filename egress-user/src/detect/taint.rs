@@ -31,7 +31,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::fingerprint::{Bloom, HashMapU64, Winnow, random_seed, splitmix64};
-use super::{Category, Detector, Match};
+use super::{Category, Detector, Match, Segment};
 
 /// k of taint fingerprints, in normalised bytes (see the module docs).
 pub const TAINT_K: usize = 16;
@@ -202,7 +202,7 @@ impl TaintStore {
     /// Estimated heap bytes.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + 256 * 8
+            + self.winnow.memory_bytes()
             + self.entries.capacity() * (std::mem::size_of::<(u64, Slot)>() + 1)
             + self.order.capacity() * std::mem::size_of::<(u64, u64)>()
             + self.filter.memory_bytes()
@@ -305,6 +305,21 @@ impl Detector for TaintDetector {
         // Nothing remembered (the usual case without taint sources): not even a clock read.
         if !store.is_empty() {
             store.scan_at(text, Instant::now(), out);
+        }
+    }
+
+    /// The segments of a payload under one read lock and one clock reading: a payload has
+    /// hundreds of strings.
+    fn scan_segments(&self, segments: &[Segment<'_>], out: &mut Vec<(usize, Match)>) {
+        let store = self.store.read().unwrap_or_else(PoisonError::into_inner);
+        if store.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut matches = Vec::new();
+        for (index, segment) in segments.iter().enumerate() {
+            store.scan_at(&segment.text, now, &mut matches);
+            out.extend(matches.drain(..).map(|found| (index, found)));
         }
     }
 }
@@ -548,6 +563,41 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].label.as_deref(), Some("tickets"));
         assert!(detector.memory_bytes() > 0);
+    }
+
+    #[test]
+    fn segments_are_scanned_as_each_alone() {
+        let store = Arc::new(RwLock::new(TaintStore::new(TaintConfig::default())));
+        let detector = TaintDetector::new(Arc::clone(&store));
+        let texts =
+            ["ticket 2024-00981234", "nothing here", RESPONSE, "", "mail jane.doe@example.com and 2024-00981234"];
+        let segments: Vec<Segment<'_>> = texts
+            .iter()
+            .map(|text| Segment {
+                text: (*text).into(),
+                json_path: None,
+                map: crate::detect::SpanMap::Offset(0),
+                depth: 0,
+            })
+            .collect();
+        let each_alone = |detector: &TaintDetector| {
+            let mut expected = Vec::new();
+            for (index, text) in texts.iter().enumerate() {
+                let mut matches = Vec::new();
+                detector.scan(text, &mut matches);
+                expected.extend(matches.into_iter().map(|found| (index, found)));
+            }
+            expected
+        };
+        let mut out = Vec::new();
+        detector.scan_segments(&segments, &mut out);
+        assert!(out.is_empty());
+        store.write().expect("lock").remember("tickets", "[{\"id\":\"2024-00981234\"}]", Instant::now());
+        store.write().expect("lock").remember("crm", RESPONSE, Instant::now());
+        detector.scan_segments(&segments, &mut out);
+        let expected = each_alone(&detector);
+        assert!(expected.len() >= 4, "{expected:?}");
+        assert_eq!(out, expected);
     }
 
     #[test]

@@ -1,37 +1,85 @@
-//! The minimum of every window of `w` consecutive k-gram hashes, for a block at once.
+//! The minimum of every window of `w` consecutive k-gram hashes, for a block at once, and the
+//! windows whose minimum differs from the window before.
 //!
 //! Winnowing keeps each window's minimum. Where only the kept hashes matter (looking a text
 //! up in an index, not registering it), they are found without following the minimum from
 //! one window to the next, which takes a data-dependent branch per k-gram: the minima of
 //! spans of 1, 2, 4, ... hashes are built by doubling (the minimum of `2s` hashes is the
-//! smaller of two minima of `s`), and a window of `w` is covered by two overlapping spans of
-//! the largest power of two `p <= w`. Each pass is a plain loop the compiler turns into
-//! vector code; with AVX-512 (which has an unsigned 64-bit minimum) eight hashes per
-//! instruction.
+//! smaller of two minima of `s`), and a window of `w` is covered by overlapping spans.
+//! Portably each doubling is a pass over memory, which the compiler turns into vector code.
+//! With AVX-512 (which has an unsigned 64-bit minimum) the spans of 8 are built in registers
+//! in one pass, and a second covers each window with spans of 8 starting 8 apart, compares
+//! it with the window before and compresses the indices and minima of the changes to the
+//! front of a vector.
+
+/// Entries past their count that the vector path may write to `picked` and `minima`.
+pub(super) const SLACK: usize = 16;
+
+/// Room [`changes`] needs in `spare` for `hashes` hashes.
+pub(super) const fn spare_for(hashes: usize) -> usize {
+    2 * hashes + 32
+}
+
+/// For every window of `w` in `hashes` (which holds at least one) whose minimum differs from
+/// the one before it (the one before the first is `previous`; with none the first window
+/// counts), writes its index to `picked` and its minimum to `minima`; returns how many, and
+/// the minimum of the last window. `picked` and `minima` have room for one entry per window
+/// and [`SLACK`]; `spare` for [`spare_for`] `hashes.len()`.
+pub(super) fn changes(
+    hashes: &[u64],
+    w: usize,
+    previous: Option<u64>,
+    picked: &mut [u32],
+    minima: &mut [u64],
+    spare: &mut [u64],
+) -> (usize, u64) {
+    let n = hashes.len();
+    assert!(w >= 1 && n >= w && spare.len() >= spare_for(n));
+    let windows = n + 1 - w;
+    assert!(picked.len() >= windows + SLACK && minima.len() >= windows + SLACK);
+    #[cfg(target_arch = "x86_64")]
+    if w >= 8
+        && is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("popcnt")
+    {
+        // SAFETY: the processor has the target features; the bounds are asserted above.
+        return unsafe { changes_avx512(hashes, w, previous, picked, minima, spare) };
+    }
+    changes_portable(hashes, w, previous, picked, minima, spare)
+}
+
+/// [`changes`] with the window minima in a buffer first.
+fn changes_portable(
+    hashes: &[u64],
+    w: usize,
+    previous: Option<u64>,
+    picked: &mut [u32],
+    minima: &mut [u64],
+    spare: &mut [u64],
+) -> (usize, u64) {
+    let n = hashes.len();
+    let (window_min, rest) = spare.split_at_mut(n);
+    let windows = window_minima(hashes, window_min, &mut rest[..n], w);
+    // Without a branch on the data (a change comes every few windows, at random).
+    let mut before = previous.unwrap_or(!window_min[0]);
+    let mut count = 0;
+    for (index, &min) in window_min[..windows].iter().enumerate() {
+        (picked[count], minima[count]) = (index as u32, min);
+        count += usize::from(min != before);
+        before = min;
+    }
+    (count, before)
+}
 
 /// Writes to `out[i]` the minimum of `hashes[i..i + w]` for every `i` that has a whole
 /// window, using `spare` as the other buffer of the passes (both as long as `hashes`).
 /// Returns how many windows there are (0 when fewer than `w` hashes).
-pub(super) fn window_minima(hashes: &[u64], out: &mut [u64], spare: &mut [u64], w: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") {
-        // SAFETY: the processor has AVX-512F.
-        return unsafe { window_minima_avx512(hashes, out, spare, w) };
-    }
-    window_minima_portable(hashes, out, spare, w)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn window_minima_avx512(hashes: &[u64], out: &mut [u64], spare: &mut [u64], w: usize) -> usize {
-    window_minima_portable(hashes, out, spare, w)
-}
-
-/// The passes, written so that each inner loop reads one buffer and writes another (no
+///
+/// The passes are written so that each inner loop reads one buffer and writes another (no
 /// aliasing, so they vectorise). The first reads `hashes`; the buffers alternate so that the
 /// last writes `out`.
-#[inline(always)]
-fn window_minima_portable(hashes: &[u64], out: &mut [u64], spare: &mut [u64], w: usize) -> usize {
+fn window_minima(hashes: &[u64], out: &mut [u64], spare: &mut [u64], w: usize) -> usize {
     let n = hashes.len();
     assert!(w >= 1 && out.len() >= n && spare.len() >= n);
     if n < w {
@@ -65,62 +113,94 @@ fn min_pass(out: &mut [u64], source: &[u64], shift: usize) {
     }
 }
 
-/// Writes to `out` the index of every minimum that differs from the one before it (the one
-/// before `minima[0]` is `previous`) and returns how many. `out` has room for
-/// `minima.len() + 16` entries: the vector path stores whole vectors.
-pub(super) fn changes(minima: &[u64], previous: u64, out: &mut [u32]) -> usize {
-    assert!(out.len() >= minima.len() + 16);
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("popcnt") {
-        // SAFETY: the processor has the target features.
-        return unsafe { changes_avx512(minima, previous, out) };
-    }
-    changes_portable(minima, previous, out, 0, 0)
-}
-
-/// [`changes`] from `minima[from]` on, after `count` found before it; without a branch on
-/// the data (a change comes every few windows, at random).
-fn changes_portable(minima: &[u64], previous: u64, out: &mut [u32], from: usize, mut count: usize) -> usize {
-    let mut previous = if from == 0 { previous } else { minima[from - 1] };
-    for (index, &min) in minima.iter().enumerate().skip(from) {
-        out[count] = index as u32;
-        count += usize::from(min != previous);
-        previous = min;
-    }
-    count
-}
-
-/// [`changes`] sixteen minima at a time: compare each with its predecessor, compress the
-/// indices of the differing ones to the front of a vector, store it whole.
+/// [`changes`] for `w >= 8`, eight windows at a time.
+///
+/// # Safety
+/// The processor must have the enabled target features, and the slices the room
+/// [`changes`] asserts.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,popcnt")]
-unsafe fn changes_avx512(minima: &[u64], previous: u64, out: &mut [u32]) -> usize {
+#[target_feature(enable = "avx512f,avx512vl,popcnt")]
+unsafe fn changes_avx512(
+    hashes: &[u64],
+    w: usize,
+    previous: Option<u64>,
+    picked: &mut [u32],
+    minima: &mut [u64],
+    spare: &mut [u64],
+) -> (usize, u64) {
     use std::arch::x86_64::*;
-    // The first one against `previous`, so that every vector below can load its predecessors
-    // from the slice.
-    let Some(&first) = minima.first() else { return 0 };
-    out[0] = 0;
-    let mut count = usize::from(first != previous);
-    let mut index = 1;
-    let lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    while index + 16 <= minima.len() {
-        // SAFETY: `index - 1 .. index + 16` is within `minima`; `out` has room for 16 entries
-        // after `count <= index` (asserted by the caller); all loads and stores are unaligned.
-        let changed = unsafe {
-            let at = minima.as_ptr().add(index);
-            let low = _mm512_cmpneq_epu64_mask(_mm512_loadu_si512(at.cast()), _mm512_loadu_si512(at.sub(1).cast()));
-            let high =
-                _mm512_cmpneq_epu64_mask(_mm512_loadu_si512(at.add(8).cast()), _mm512_loadu_si512(at.add(7).cast()));
-            u16::from(low) | u16::from(high) << 8
-        };
-        let indices = _mm512_add_epi32(lanes, _mm512_set1_epi32(index as i32));
-        let target = &mut out[count..count + 16];
-        // SAFETY: `target` is 16 entries long.
-        unsafe { _mm512_storeu_si512(target.as_mut_ptr().cast(), _mm512_maskz_compress_epi32(changed, indices)) };
-        count += changed.count_ones() as usize;
-        index += 16;
+    let n = hashes.len();
+    let windows = n + 1 - w;
+    let none = _mm512_set1_epi64(-1);
+    // Hashes `at..at + 8`, the missing ones past the end as the largest hash (a minimum of
+    // a whole window never takes them in).
+    let load = |at: usize| {
+        if at + 8 <= n {
+            // SAFETY: `at + 8 <= n`; unaligned.
+            unsafe { _mm512_loadu_si512(hashes.as_ptr().add(at).cast()) }
+        } else if at < n {
+            // SAFETY: the mask reads lanes below `n - at` only.
+            unsafe { _mm512_mask_loadu_epi64(none, (1u8 << (n - at)) - 1, hashes.as_ptr().add(at).cast()) }
+        } else {
+            none
+        }
+    };
+    // Spans of 8, `spans[i] = min(hashes[i..i + 8])` for `i + 8 <= n`, in `spare[24..]`:
+    // each step loads the hashes of vector `t` and finishes spans of 2 of vector `t - 1`, of
+    // 4 of `t - 2` and of 8 of `t - 3` (each needs the next vector of the one before); the
+    // first three steps store nothing of use, in `spare[..24]`.
+    let steps = (n - 7).div_ceil(8) + 3;
+    // Bounds of the stores below, and of the loads of the second pass (below `24 + n`).
+    let spare = &mut spare[..(8 * steps).max(24 + n)];
+    let (mut hashes_1, mut twos_2, mut fours_3) = (none, none, none);
+    for t in 0..steps {
+        let hashes_0 = load(8 * t);
+        let twos_1 = _mm512_min_epu64(hashes_1, _mm512_alignr_epi64::<1>(hashes_0, hashes_1));
+        let fours_2 = _mm512_min_epu64(twos_2, _mm512_alignr_epi64::<2>(twos_1, twos_2));
+        let eights_3 = _mm512_min_epu64(fours_3, _mm512_alignr_epi64::<4>(fours_2, fours_3));
+        // SAFETY: `8 t + 8 <= 8 steps <= spare.len()`.
+        unsafe { _mm512_storeu_si512(spare.as_mut_ptr().add(8 * t).cast(), eights_3) };
+        (hashes_1, twos_2, fours_3) = (hashes_0, twos_1, fours_2);
     }
-    changes_portable(minima, previous, out, index, count)
+    let spans = &spare[24..];
+    // A window of `w` is the spans of 8 at 0, 8, ... and at `w - 8`.
+    let (whole, partial) = (w / 8, !w.is_multiple_of(8));
+    let window_min = |at: usize| {
+        // SAFETY (all loads of spans): `at + offset + 8 <= windows - 1 + w = n`, within
+        // `spans`.
+        let span = |offset: usize| unsafe { _mm512_loadu_si512(spans.as_ptr().add(at + offset).cast()) };
+        let mut min = span(0);
+        for offset in (8..8 * whole).step_by(8) {
+            min = _mm512_min_epu64(min, span(offset));
+        }
+        if partial { _mm512_min_epu64(min, span(w - 8)) } else { min }
+    };
+    let mut index = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    let mut before = _mm512_set1_epi64(previous.unwrap_or(0) as i64);
+    // With no window before, the first one is new.
+    let mut first = u8::from(previous.is_none());
+    let mut count = 0;
+    for at in (0..windows).step_by(8) {
+        let min = window_min(at);
+        let lanes = (windows - at).min(8);
+        let changed =
+            _mm512_cmpneq_epu64_mask(min, _mm512_alignr_epi64::<7>(min, before)) & (0xff >> (8 - lanes)) | first;
+        // SAFETY: `count <= at`, and `picked` and `minima` have `SLACK` entries past the last
+        // window; unaligned.
+        unsafe {
+            _mm256_storeu_si256(picked.as_mut_ptr().add(count).cast(), _mm256_maskz_compress_epi32(changed, index));
+            _mm512_storeu_si512(minima.as_mut_ptr().add(count).cast(), _mm512_maskz_compress_epi64(changed, min));
+        }
+        count += changed.count_ones() as usize;
+        index = _mm256_add_epi32(index, _mm256_set1_epi32(8));
+        before = min;
+        first = 0;
+    }
+    // The last window's minimum, from the last vector.
+    let mut last = [0u64; 8];
+    // SAFETY: `last` is eight words.
+    unsafe { _mm512_storeu_si512(last.as_mut_ptr().cast(), before) };
+    (count, last[(windows - 1) % 8])
 }
 
 #[cfg(test)]
@@ -128,36 +208,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn minima_equal_the_definition() {
+    fn changes_equal_the_definition() {
         let mut state = 5u64;
-        for n in [0, 1, 2, 23, 24, 25, 63, 64, 65, 200, 1111] {
-            let hashes: Vec<u64> = (0..n)
-                .map(|_| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    // Few distinct values, so windows have ties.
-                    if n > 100 { state >> 60 } else { state }
-                })
-                .collect();
-            for w in [1, 2, 3, 4, 5, 7, 8, 16, 24, 31, 64] {
-                let (mut minima, mut spare) = (vec![0; n], vec![0; n]);
-                let windows = window_minima(&hashes, &mut minima, &mut spare, w);
-                let expected: Vec<u64> =
-                    hashes.windows(w).map(|window| *window.iter().min().expect("w >= 1")).collect();
-                assert_eq!(windows, expected.len(), "n {n} w {w}");
-                assert_eq!(&minima[..windows], expected.as_slice(), "n {n} w {w}");
-                let previous = 1 << 62;
-                let mut found = vec![0; windows + 16];
-                let count = changes(&minima[..windows], previous, &mut found);
-                let expected_changes: Vec<u32> = (0..windows)
-                    .filter(|&i| minima[i] != if i == 0 { previous } else { minima[i - 1] })
-                    .map(|i| i as u32)
+        for n in [1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 63, 64, 65, 71, 72, 73, 200, 1111] {
+            for distinct in [u64::MAX, 16, 2] {
+                // Few distinct values make ties and runs of equal minima.
+                let hashes: Vec<u64> = (0..n)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        if distinct == u64::MAX { state } else { (state >> 40) % distinct }
+                    })
                     .collect();
-                assert_eq!(&found[..count], expected_changes.as_slice(), "changes n {n} w {w}");
-                assert_eq!(changes_portable(&minima[..windows], previous, &mut found, 0, 0), count);
-                assert_eq!(&found[..count], expected_changes.as_slice(), "portable changes n {n} w {w}");
-                let mut portable = vec![0; n];
-                assert_eq!(window_minima_portable(&hashes, &mut portable, &mut spare, w), windows);
-                assert_eq!(&portable[..windows], expected.as_slice(), "portable n {n} w {w}");
+                for w in [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 40, 63, 64] {
+                    if w > n {
+                        continue;
+                    }
+                    let expected: Vec<u64> =
+                        hashes.windows(w).map(|window| *window.iter().min().expect("w >= 1")).collect();
+                    for previous in [None, Some(expected[0]), Some(1 << 62)] {
+                        let expected_changes: Vec<(u32, u64)> =
+                            (0..expected.len())
+                                .filter(|&i| {
+                                    if i == 0 { previous != Some(expected[0]) } else { expected[i] != expected[i - 1] }
+                                })
+                                .map(|i| (i as u32, expected[i]))
+                                .collect();
+                        let windows = expected.len();
+                        let mut spare = vec![0; spare_for(n)];
+                        let (mut picked, mut minima) = (vec![0; windows + SLACK], vec![0; windows + SLACK]);
+                        let (count, last) = changes(&hashes, w, previous, &mut picked, &mut minima, &mut spare);
+                        let found: Vec<(u32, u64)> =
+                            picked[..count].iter().copied().zip(minima[..count].to_vec()).collect();
+                        assert_eq!(found, expected_changes, "n {n} w {w} {previous:?}");
+                        assert_eq!(last, expected[windows - 1], "n {n} w {w}");
+                        let (count, last) =
+                            changes_portable(&hashes, w, previous, &mut picked, &mut minima, &mut spare);
+                        let found: Vec<(u32, u64)> =
+                            picked[..count].iter().copied().zip(minima[..count].to_vec()).collect();
+                        assert_eq!(found, expected_changes, "portable n {n} w {w} {previous:?}");
+                        assert_eq!(last, expected[windows - 1], "portable n {n} w {w}");
+                    }
+                }
             }
         }
     }
