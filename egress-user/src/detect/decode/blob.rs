@@ -386,7 +386,7 @@ mod tests {
                 .map(|_| {
                     state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     // Mostly alphabet bytes, so long runs are common but not everywhere.
-                    if (state >> 33) % 19 == 0 { b' ' } else { b'a' + (state >> 40) as u8 % 26 }
+                    if (state >> 33).is_multiple_of(19) { b' ' } else { b'a' + (state >> 40) as u8 % 26 }
                 })
                 .collect();
             for from in (0..len).step_by(7) {
