@@ -705,10 +705,15 @@ pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
         return None;
     }
     let near = &t[vs.saturating_sub(PROVIDER_WINDOW)..vs];
+    // The value's bytes as a set, taken once for all rows of its length.
+    let mut bytes = None;
     for rule in CONTEXT_RULES {
         let len_ok = (rule.min as usize..=rule.max as usize).contains(&v.len());
         // The name last of the cheap checks: it costs a search.
-        if !len_ok || !v.iter().all(|&b| has(rule.set, b)) || !named(near, rule.keyword.as_bytes()) {
+        if !len_ok
+            || *bytes.get_or_insert_with(|| byte_set(v)) & !rule.set != 0
+            || !named(near, rule.keyword.as_bytes())
+        {
             continue;
         }
         let structured = matches!(rule.check, Check::Custom(_));
@@ -727,6 +732,12 @@ pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
         return Some(Found::new(rule.name, vs, ve, rule.confidence));
     }
     None
+}
+
+/// The bytes of `v` as a [`Set`], with a non-ASCII byte counted as a NUL: no row's
+/// alphabet has either, so `byte_set(v) & !set == 0` exactly when every byte is in `set`.
+fn byte_set(v: &[u8]) -> Set {
+    v.iter().fold(0, |bytes, &b| bytes | 1 << if b < 128 { b } else { 0 })
 }
 
 /// `name` (lowercase) occurs in `near` in any case, as a word or an identifier's first
@@ -881,6 +892,30 @@ mod tests {
             }
         }
         assert!(found > 5_000, "too few keywords found ({found}) for the comparison to mean much");
+    }
+
+    /// The alphabet test through [`byte_set`] against a walk of the value, for every context
+    /// row, on values drawn from each row's alphabet with now and then a byte from outside
+    /// it (ASCII, NUL or non-ASCII).
+    #[test]
+    fn byte_sets_test_alphabets_like_a_walk() {
+        let mut pick = picks(4242);
+        let mut inside = 0;
+        for rule in CONTEXT_RULES {
+            assert_eq!(rule.set & 1, 0, "{}: a row's alphabet may not hold NUL", rule.name);
+            let alphabet: Vec<u8> = (0..128u8).filter(|&b| has(rule.set, b)).collect();
+            for _ in 0..2_000 {
+                let mut v: Vec<u8> = (0..1 + pick(60)).map(|_| alphabet[pick(alphabet.len())]).collect();
+                if pick(2) == 0 {
+                    let at = pick(v.len());
+                    v[at] = [0, b' ', b'.', b'~', 0x80, 0xc3, 0xff, pick(256) as u8][pick(8)];
+                }
+                let want = v.iter().all(|&b| has(rule.set, b));
+                assert_eq!(byte_set(&v) & !rule.set == 0, want, "{} {v:?}", rule.name);
+                inside += usize::from(want);
+            }
+        }
+        assert!(inside > 20_000, "{inside}");
     }
 
     /// The provider-name check as it was: on a lowercased copy.

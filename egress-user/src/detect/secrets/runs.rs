@@ -73,11 +73,11 @@ pub(crate) fn is_token_byte(b: u8) -> bool {
 /// Calls `f(start, end)` for every maximal run of token characters at least `min` (16 to
 /// 32) bytes long, in order. `bits(at)` gives the token bytes of `t[at..at + 32]` as 32
 /// bits, zero past the end ([`block_bits`], or a precomputed [`super::blocks::Block`]);
-/// `at` only grows, in steps that are multiples of 32.
+/// `at` is a multiple of 32 below `t.len()`.
 ///
 /// Per 32-byte block: the token bits of the block and the one before (64 bits), folded so
 /// that bit `k` says "bytes `k..k + 16` are all token bytes". Only a block where that is
-/// true anywhere is looked at byte by byte.
+/// true anywhere is looked at closer, for its run's bounds.
 pub(crate) fn long_runs(t: &[u8], min: usize, bits: impl Fn(usize) -> u64, mut f: impl FnMut(usize, usize)) {
     debug_assert!((16..=32).contains(&min));
     let mut prev = 0u64;
@@ -85,30 +85,33 @@ pub(crate) fn long_runs(t: &[u8], min: usize, bits: impl Fn(usize) -> u64, mut f
     // Bytes before `floor` belong to a run already reported.
     let mut floor = 0;
     while at < t.len() {
-        let mut bits = bits(at);
+        let mut block = bits(at);
         if floor > at {
-            bits &= !((1u64 << (floor - at).min(32)) - 1);
+            block &= !((1u64 << (floor - at).min(32)) - 1);
         }
-        let both = prev | (bits << 32);
+        let both = prev | (block << 32);
         let mut r = both & (both >> 1);
         r &= r >> 2;
         r &= r >> 4;
         r &= r >> 8;
         // A 16-byte stretch ending in this block (starting at bit 17 or later).
         if r >> 17 == 0 {
-            prev = bits;
+            prev = block;
             at += 32;
             continue;
         }
-        // Its run's exact bounds, byte by byte.
+        // Its run's exact bounds, from the bits. It starts after the last non-token byte
+        // before its stretch: within `both`, since a run reaching further back would have
+        // had its stretch found one block earlier (and bytes before `floor` are clear).
         let first = (r >> 17).trailing_zeros() as usize + 17;
-        let mut start = (at + first).saturating_sub(32).max(floor);
-        while start > floor && is_token_byte(t[start - 1]) {
-            start -= 1;
-        }
-        let mut end = start;
-        while end < t.len() && is_token_byte(t[end]) {
-            end += 1;
+        let before = !both & ((1u64 << first) - 1);
+        let start = at + (64 - before.leading_zeros() as usize) - 32;
+        let mut end = start + (both >> (start + 32 - at)).trailing_ones() as usize;
+        // On through whole blocks of token bytes (the bits are clear past the text's end).
+        let mut next = at + 32;
+        while end == next && next < t.len() {
+            end += bits(next).trailing_ones() as usize;
+            next += 32;
         }
         if end - start >= min {
             f(start, end);
@@ -176,13 +179,14 @@ mod tests {
     fn runs_match_a_bytewise_scan() {
         let mut seed = 12345u64;
         let alphabet = b"ab_-./Z9 \n:=+\xc3\xa9";
-        for len in 0..300 {
+        // Long stretches of token bytes now and then; with the second gap, runs over many
+        // blocks.
+        for (len, gap) in (0..300).map(|len| (len, 11)).chain((0..300).map(|len| (len, 97))) {
             let t: Vec<u8> = (0..len)
                 .map(|_| {
                     seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    // Long stretches of token bytes now and then.
                     let pick = (seed >> 33) as usize;
-                    if pick.is_multiple_of(11) { b' ' } else { alphabet[pick % 6] }
+                    if pick.is_multiple_of(gap) { b' ' } else { alphabet[pick % 6] }
                 })
                 .collect();
             for min in [16, 20, 32] {
