@@ -67,18 +67,23 @@ impl ExactDataMatch {
             let starts = word & !(word << 1);
             let stops = !word & (word << 1) & ascii::bit_range(0, block.len() + usize::from(last));
             let may_open = starts & self.openers.plausible_starts(bytes, base) != 0;
-            let words = self.openers.block_words(block, starts, stops, alpha, high, may_open);
-            if words.needed != 0 || runs.previous.is_some() {
-                self.take_words(text, base, &words, &mut runs, &mut lower, hits);
+            let count = stops.count_ones() as usize;
+            // Without a possible opener, a number, a non-ASCII word or a lead before it, no
+            // word of the block needs a look (most blocks of prose): not even listed.
+            if may_open || (alnum & !alpha) != 0 || high != 0 || runs.previous.is_some() {
+                let words = self.openers.block_words(block, starts, stops, alpha, high, may_open);
+                if words.needed != 0 || runs.previous.is_some() {
+                    self.take_words(text, base, &words, &mut runs, &mut lower, hits);
+                }
             }
             // A start without a stop is a run that goes on past the block (starts and stops
             // alternate, so it is the last start).
-            base = if starts.count_ones() as usize > words.count {
+            base = if starts.count_ones() as usize > count {
                 base + 63 - starts.leading_zeros() as usize
             } else {
                 base + 64
             };
-            if words.count == 0 && starts & 1 == 1 {
+            if count == 0 && starts & 1 == 1 {
                 let (end, digit) =
                     split_long_run(text, base, &mut lower, &mut |word| self.visit(&mut runs, word, hits));
                 digits |= u64::from(digit);
