@@ -153,27 +153,40 @@ unsafe fn changes_avx512(
     // Bounds of the stores below, and of the loads of the second pass (below `24 + n`).
     let spare = &mut spare[..(8 * steps).max(24 + n)];
     let (mut hashes_1, mut twos_2, mut fours_3) = (none, none, none);
-    for t in 0..steps {
-        let hashes_0 = load(8 * t);
+    let mut step = |t: usize, hashes_0: __m512i| {
         let twos_1 = _mm512_min_epu64(hashes_1, _mm512_alignr_epi64::<1>(hashes_0, hashes_1));
         let fours_2 = _mm512_min_epu64(twos_2, _mm512_alignr_epi64::<2>(twos_1, twos_2));
         let eights_3 = _mm512_min_epu64(fours_3, _mm512_alignr_epi64::<4>(fours_2, fours_3));
         // SAFETY: `8 t + 8 <= 8 steps <= spare.len()`.
         unsafe { _mm512_storeu_si512(spare.as_mut_ptr().add(8 * t).cast(), eights_3) };
         (hashes_1, twos_2, fours_3) = (hashes_0, twos_1, fours_2);
+    };
+    // The whole vectors of hashes without `load`'s branches, then the ends.
+    let whole_vectors = n / 8;
+    for t in 0..whole_vectors {
+        // SAFETY: `8 t + 8 <= n`; unaligned.
+        step(t, unsafe { _mm512_loadu_si512(hashes.as_ptr().add(8 * t).cast()) });
+    }
+    for t in whole_vectors..steps {
+        step(t, load(8 * t));
     }
     let spans = &spare[24..];
-    // A window of `w` is the spans of 8 at 0, 8, ... and at `w - 8`.
-    let (whole, partial) = (w / 8, !w.is_multiple_of(8));
+    // A window of `w` is the spans of 8 at 0, 8, ..., `last_whole` and at `w - 8`. The first
+    // two and the last two are taken without a loop (for `w < 32` that is all of them; a span
+    // taken twice does no harm): a loop of a round or two cost more than the minima.
+    let last_whole = 8 * (w / 8 - 1);
     let window_min = |at: usize| {
         // SAFETY (all loads of spans): `at + offset + 8 <= windows - 1 + w = n`, within
         // `spans`.
         let span = |offset: usize| unsafe { _mm512_loadu_si512(spans.as_ptr().add(at + offset).cast()) };
-        let mut min = span(0);
-        for offset in (8..8 * whole).step_by(8) {
+        let mut min = _mm512_min_epu64(
+            _mm512_min_epu64(span(0), span(last_whole.min(8))),
+            _mm512_min_epu64(span(last_whole), span(w - 8)),
+        );
+        for offset in (16..last_whole).step_by(8) {
             min = _mm512_min_epu64(min, span(offset));
         }
-        if partial { _mm512_min_epu64(min, span(w - 8)) } else { min }
+        min
     };
     let mut index = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
     let mut before = _mm512_set1_epi64(previous.unwrap_or(0) as i64);
