@@ -428,10 +428,16 @@ impl Detector for SecretScanner {
                     &mut on_heap[..]
                 };
                 classifier.classify(t, blocks);
-                let token_bits =
-                    |at: usize| (blocks[at / blocks::BLOCK].token >> (at % blocks::BLOCK)) & u64::from(u32::MAX);
-                self.token_pass(t, token_bits, &mut long, &mut found);
-                self.keywords.search_all(t, &long, Some(blocks), &mut found);
+                // Most strings are short and plain: no room for a long run, no keyword
+                // candidate, so both passes would find nothing.
+                if t.len() >= MIN_RUN {
+                    let token_bits =
+                        |at: usize| (blocks[at / blocks::BLOCK].token >> (at % blocks::BLOCK)) & u64::from(u32::MAX);
+                    self.token_pass(t, token_bits, &mut long, &mut found);
+                }
+                if blocks.iter().any(|block| block.keyword != 0) {
+                    self.keywords.search_all(t, &long, Some(blocks), &mut found);
+                }
             }
             None => {
                 self.token_pass(t, |at| runs::block_bits(t, at), &mut long, &mut found);

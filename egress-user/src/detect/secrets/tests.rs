@@ -1115,3 +1115,30 @@ fn window_search_matches_an_unanchored_automaton() {
     }
     assert!(matches > 10_000, "{matches}");
 }
+
+/// The vector path returns early from a text too short for a long run or without keyword
+/// candidates: the scalar path, which always runs both passes, must agree on short texts
+/// of token bytes, keyword pieces and secrets cut short, and on long texts with no keyword.
+#[test]
+fn early_returns_miss_nothing() {
+    let mut rng = Rng(33);
+    let pieces = ["pwd=", "key:", "sig=", "a://b:c@d", "Basic ", "eyJ", "AKIA", "ghp_", "x", "9", "-", "_", " ", "é"];
+    let mut texts = Vec::new();
+    for len in 0..=2 * MIN_RUN {
+        for _ in 0..40 {
+            let mut text = String::new();
+            while text.len() < len {
+                text += if rng.below(2) == 0 { pieces[rng.below(pieces.len())] } else { "Zq7" };
+            }
+            texts.push(text);
+        }
+    }
+    let token = checksummed("ghp_", &mut rng);
+    texts.extend([token.clone(), format!("{token} {token}"), format!("a {}", rng.from(B62, 40))]);
+    for text in &texts {
+        let (mut vector, mut scalar) = (Vec::new(), Vec::new());
+        scanner().scan(text, &mut vector);
+        scalar_scanner().scan(text, &mut scalar);
+        assert_eq!(vector, scalar, "{text:?}");
+    }
+}
