@@ -42,6 +42,9 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(10);
 /// How often review deadlines are checked.
 const REVIEW_TICK: Duration = Duration::from_millis(250);
+/// Most ring-buffer records handled after the stop signal (a 32 MiB ring buffer holds a few
+/// thousand full captures).
+const DRAIN_LIMIT: usize = 1 << 16;
 
 /// Where the policy came from, for reloads.
 #[derive(Clone, Debug, Default)]
@@ -247,8 +250,28 @@ impl Daemon {
         if let Some(server) = metrics_server {
             server.abort();
         }
+        // What the ring buffer still holds is handled before stopping: the watched command
+        // of `egress run` may exit before its last events are read (in monitor mode a short
+        // command is never held), and its audit records must not be lost.
+        self.drain_events();
         self.shutdown(release_on_exit)?;
         served
+    }
+
+    /// Handles the events waiting in the ring buffer, at most a ring buffer's worth, so that
+    /// a process that goes on writing cannot keep the daemon from stopping.
+    fn drain_events(&mut self) {
+        let mut records = Vec::new();
+        while records.len() < DRAIN_LIMIT
+            && let Some(item) = self.events.get_mut().next()
+        {
+            records.push(item.to_vec());
+        }
+        for record in records {
+            if let Err(error) = self.handle(&record) {
+                tracing::error!("{error:#}");
+            }
+        }
     }
 
     fn handle(&mut self, record: &[u8]) -> anyhow::Result<()> {
