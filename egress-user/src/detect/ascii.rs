@@ -45,6 +45,38 @@ pub(crate) fn masks_with_high(block: &[u8]) -> (u64, u64, u64) {
     (alpha, alnum, high)
 }
 
+/// Which byte pairs may begin a word of a set (dictionary terms, EDM openers): per ASCII
+/// byte, in either case, whether some word begins with it and whether some word has it
+/// second (every byte, when a word is one byte long). A byte of 0x80 and up always passes.
+/// Tested 64 text bytes at a time with [`avx512::LeadingPairsLut`], it spares a scan the
+/// per-word test of most words that begin nothing of the set.
+#[derive(Clone, Debug)]
+pub(crate) struct LeadingPairs {
+    first: [u8; 128],
+    second: [u8; 128],
+}
+
+impl LeadingPairs {
+    pub(crate) fn new() -> Self {
+        Self { first: [0; 128], second: [0; 128] }
+    }
+
+    /// Adds the first two bytes of `word` (not empty).
+    pub(crate) fn add(&mut self, word: &[u8]) {
+        let mark = |table: &mut [u8; 128], byte: u8| {
+            if byte.is_ascii() {
+                table[usize::from(byte.to_ascii_lowercase())] = 1;
+                table[usize::from(byte.to_ascii_uppercase())] = 1;
+            }
+        };
+        mark(&mut self.first, word[0]);
+        match word.get(1) {
+            Some(&second) => mark(&mut self.second, second),
+            None => self.second = [1; 128],
+        }
+    }
+}
+
 /// [`masks_with_high`] in vector registers: one load and three compares for up to 64 bytes,
 /// where the SWAR path takes about thirty operations per 8 bytes.
 #[cfg(target_arch = "x86_64")]
@@ -133,6 +165,47 @@ pub(crate) mod avx512 {
             let digits = digit_mask(block);
             (digits != 0).then(|| from + k * 64 + digits.trailing_zeros() as usize)
         })
+    }
+
+    /// [`super::LeadingPairs`] in vector registers: each table as the two halves `vpermi2b`
+    /// selects from.
+    #[derive(Clone, Copy)]
+    pub(crate) struct LeadingPairsLut {
+        first: (__m512i, __m512i),
+        second: (__m512i, __m512i),
+    }
+
+    impl LeadingPairsLut {
+        #[target_feature(enable = "avx512f")]
+        #[inline]
+        pub(crate) fn new(pairs: &super::LeadingPairs) -> Self {
+            let halves = |table: &[u8; 128]| {
+                // SAFETY: each half is 64 readable bytes; an unaligned load needs no alignment.
+                unsafe { (_mm512_loadu_si512(table.as_ptr().cast()), _mm512_loadu_si512(table[64..].as_ptr().cast())) }
+            };
+            Self { first: halves(&pairs.first), second: halves(&pairs.second) }
+        }
+
+        /// Bit `k`: the bytes of `text` at `base + k` and `base + k + 1` (zero past its end)
+        /// may begin a word of the set.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+        #[inline]
+        pub(crate) fn starts(self, text: &[u8], base: usize) -> u64 {
+            let load = |from: usize| {
+                let len = text.len().saturating_sub(from).min(64);
+                // SAFETY: the masked load reads only the `len` bytes from `from`, all within
+                // `text` (none when `len` is 0, from a pointer at most one past its end).
+                unsafe {
+                    _mm512_maskz_loadu_epi8(super::bit_range(0, len), text.as_ptr().add(from.min(text.len())).cast())
+                }
+            };
+            // Bytes of 0x80 and up pass (their low seven bits would pick an ASCII entry).
+            let in_table = |(low, high): (__m512i, __m512i), bytes: __m512i| {
+                let entries = _mm512_permutex2var_epi8(low, bytes, high);
+                _mm512_test_epi8_mask(entries, entries) | _mm512_movepi8_mask(bytes)
+            };
+            in_table(self.first, load(base)) & in_table(self.second, load(base + 1))
+        }
     }
 
     /// [`super::word_masks`] of up to 64 bytes.

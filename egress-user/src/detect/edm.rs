@@ -743,11 +743,9 @@ struct HeadSet {
     bits: Vec<u64>,
     /// 64 minus the number of index bits.
     shift: u32,
-    /// Per ASCII byte, in either case: 1 if some word of the set begins with it; and 1 if
-    /// some word has it second (all 1 when a word is one byte long). The vector scan skips
-    /// the set's test for a block where no word begins with such a pair.
-    first_bytes: [u8; 128],
-    second_bytes: [u8; 128],
+    /// The first two bytes of the words of the set: the vector scan skips the set's test for
+    /// a block where no word begins with such a pair.
+    leading: ascii::LeadingPairs,
 }
 
 impl HeadSet {
@@ -762,24 +760,12 @@ impl HeadSet {
             key,
             bits: vec![0; len / 64],
             shift: 64 - len.trailing_zeros(),
-            first_bytes: [0; 128],
-            second_bytes: [0; 128],
+            leading: ascii::LeadingPairs::new(),
         };
         for (head, len) in words {
             let at = set.index(head, len);
             set.bits[at / 64] |= 1 << (at % 64);
-            // A non-ASCII byte passes the vector lookups whatever the table says.
-            let mark = |table: &mut [u8; 128], byte: u8| {
-                if byte.is_ascii() {
-                    table[usize::from(byte.to_ascii_lowercase())] = 1;
-                    table[usize::from(byte.to_ascii_uppercase())] = 1;
-                }
-            };
-            mark(&mut set.first_bytes, head as u8);
-            match len {
-                1 => set.second_bytes = [1; 128],
-                _ => mark(&mut set.second_bytes, (head >> 8) as u8),
-            }
+            set.leading.add(&head.to_le_bytes()[..len.clamp(1, 8)]);
         }
         set
     }

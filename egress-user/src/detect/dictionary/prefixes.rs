@@ -26,29 +26,16 @@ pub(super) struct PrefixSet {
     /// The prefix lengths that occur, one probe each: [`PREFIX`] alone unless some term is
     /// shorter (rare).
     lengths: Vec<usize>,
-    /// Per ASCII byte, in either case: 1 if some term begins with it.
-    first_bytes: [u8; 128],
-    /// Per ASCII byte, in either case: 1 if some term has it second (all 1 when a term is
-    /// one byte long).
-    second_bytes: [u8; 128],
+    /// The first two bytes of the terms.
+    leading: ascii::LeadingPairs,
 }
 
 impl PrefixSet {
     pub(super) fn new<'t>(key: u32, terms: impl Iterator<Item = &'t [u8]>) -> Self {
-        let (mut first_bytes, mut second_bytes) = ([0u8; 128], [0u8; 128]);
-        let mark = |table: &mut [u8; 128], byte: Option<&u8>| match byte {
-            Some(&byte) if byte.is_ascii() => {
-                table[usize::from(byte.to_ascii_lowercase())] = 1;
-                table[usize::from(byte.to_ascii_uppercase())] = 1;
-            }
-            // A non-ASCII byte always passes the lookups; a missing second byte passes all.
-            Some(_) => {}
-            None => *table = [1; 128],
-        };
+        let mut leading = ascii::LeadingPairs::new();
         let mut prefixes: Vec<(u32, usize)> = terms
             .map(|term| {
-                mark(&mut first_bytes, term.first());
-                mark(&mut second_bytes, term.get(1));
+                leading.add(term);
                 let len = term.len().min(PREFIX);
                 (term[..len].iter().rev().fold(0, |x, &b| x << 8 | u32::from(b)), len)
             })
@@ -61,8 +48,7 @@ impl PrefixSet {
         // About 64 bits a prefix, so that about one word start in 64 that begins no term is
         // matched all the same.
         let len = (prefixes.len() * 64).next_power_of_two().clamp(1 << 12, 1 << 24);
-        let mut set =
-            Self { key, bits: vec![0; len / 32], shift: 32 - len.trailing_zeros(), lengths, first_bytes, second_bytes };
+        let mut set = Self { key, bits: vec![0; len / 32], shift: 32 - len.trailing_zeros(), lengths, leading };
         for (prefix, len) in prefixes {
             let at = set.index(prefix, len) as usize;
             set.bits[at / 32] |= 1 << (at % 32);
@@ -71,7 +57,7 @@ impl PrefixSet {
     }
 
     pub(super) fn memory_bytes(&self) -> usize {
-        self.bits.capacity() * 4 + self.lengths.capacity() * std::mem::size_of::<usize>() + 256
+        self.bits.capacity() * 4 + self.lengths.capacity() * std::mem::size_of::<usize>()
     }
 
     /// The bit of `prefix`, the first `len` bytes of a word (zero above).
@@ -124,28 +110,12 @@ impl PrefixSet {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,bmi1,bmi2")]
     fn word_starts_vbmi(&self, text: &[u8], f: impl FnMut(usize)) {
-        use std::arch::x86_64::*;
-        let table = |bytes: &[u8; 128]| {
-            // SAFETY: each half is 64 readable bytes; an unaligned load needs no alignment.
-            unsafe { (_mm512_loadu_si512(bytes.as_ptr().cast()), _mm512_loadu_si512(bytes[64..].as_ptr().cast())) }
-        };
-        let (first, second) = (table(&self.first_bytes), table(&self.second_bytes));
-        let load = |from: usize| {
-            let len = text.len().saturating_sub(from).min(64);
-            // SAFETY: the masked load reads only the `len` bytes from `from`, all within
-            // `text` (none when `len` is 0, from a pointer at most one past its end).
-            unsafe { _mm512_maskz_loadu_epi8(ascii::bit_range(0, len), text.as_ptr().add(from.min(text.len())).cast()) }
-        };
-        // Bytes of 0x80 and up pass (their low seven bits would pick an ASCII entry).
-        let in_table = |(low, high): (__m512i, __m512i), bytes: __m512i| {
-            let entries = _mm512_permutex2var_epi8(low, bytes, high);
-            _mm512_test_epi8_mask(entries, entries) | _mm512_movepi8_mask(bytes)
-        };
+        let leading = ascii::avx512::LeadingPairsLut::new(&self.leading);
         self.word_starts_with(
             text,
             |base| {
                 let (word, lead) = ascii::avx512::word_masks(&text[base..text.len().min(base + 64)]);
-                (word, lead, in_table(first, load(base)) & in_table(second, load(base + 1)))
+                (word, lead, leading.starts(text, base))
             },
             f,
         );

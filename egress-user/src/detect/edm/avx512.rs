@@ -55,6 +55,7 @@ impl ExactDataMatch {
         let mut runs = WordRuns::default();
         let mut lower = String::new();
         let mut digits = 0;
+        let leading = ascii::avx512::LeadingPairsLut::new(&self.openers.leading);
         // As in `for_each_word`: a block starts at the text's start, after a run, or at the
         // start of a run that the previous block cut; the last block is shorter than 64.
         let mut base = 0;
@@ -66,7 +67,7 @@ impl ExactDataMatch {
             digits |= alnum & !alpha;
             let starts = word & !(word << 1);
             let stops = !word & (word << 1) & ascii::bit_range(0, block.len() + usize::from(last));
-            let may_open = starts & self.openers.plausible_starts(bytes, base) != 0;
+            let may_open = starts & leading.starts(bytes, base) != 0;
             let count = stops.count_ones() as usize;
             // Without a possible opener, a number, a non-ASCII word or a lead before it, no
             // word of the block needs a look (most blocks of prose): not even listed.
@@ -145,27 +146,6 @@ impl HeadSet {
             _mm512_srlv_epi64(bits, _mm512_and_si512(at, _mm512_set1_epi64(63))),
             _mm512_set1_epi64(1),
         )
-    }
-
-    /// Bit `k`: the two bytes of `text` from `base + k` may begin a word of the set (their
-    /// entries in `first_bytes` and `second_bytes`, or bytes of non-ASCII characters).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    fn plausible_starts(&self, text: &[u8], base: usize) -> u64 {
-        let table = |bytes: &[u8; 128]| {
-            // SAFETY: each half is 64 readable bytes; an unaligned load needs no alignment.
-            unsafe { (_mm512_loadu_si512(bytes.as_ptr().cast()), _mm512_loadu_si512(bytes[64..].as_ptr().cast())) }
-        };
-        let load = |from: usize| {
-            let len = text.len().saturating_sub(from).min(64);
-            // SAFETY: the masked load reads only the `len` bytes from `from`, all within
-            // `text` (none when `len` is 0, from a pointer at most one past its end).
-            unsafe { _mm512_maskz_loadu_epi8(ascii::bit_range(0, len), text.as_ptr().add(from.min(text.len())).cast()) }
-        };
-        let in_table = |(low, high): (__m512i, __m512i), bytes: __m512i| {
-            let entries = _mm512_permutex2var_epi8(low, bytes, high);
-            _mm512_test_epi8_mask(entries, entries) | _mm512_movepi8_mask(bytes)
-        };
-        in_table(table(&self.first_bytes), load(base)) & in_table(table(&self.second_bytes), load(base + 1))
     }
 
     /// The words of `block` (at most 64 bytes) that end in it, given the masks of their
@@ -288,7 +268,8 @@ mod tests {
                 // The block's own bytes only (the text past it is not known here): a pair cut
                 // by the block's end is tested as the byte alone.
                 // SAFETY: `available()` checked that the processor has the target features.
-                let may_open = starts & unsafe { set.plausible_starts(block, 0) } != 0;
+                let may_open =
+                    starts & unsafe { ascii::avx512::LeadingPairsLut::new(&set.leading).starts(block, 0) } != 0;
                 // SAFETY: as above.
                 let got = unsafe { set.block_words(block, starts, stops, alpha, high, may_open) };
                 let (mut from, mut to) = (starts, stops);
