@@ -249,7 +249,8 @@ impl ExactDataMatch {
             keys,
             primary: columns.iter().map(|c| c.1).collect(),
             corroborating: columns.iter().map(|c| c.2).collect(),
-            index: HashIndex::new(kept),
+            // The filters above come first, so the index's own filter is seldom asked.
+            index: HashIndex::new(kept, 8),
             filters,
             pairs: pairs_filter,
             leads: leads.map(bloom_of),
