@@ -362,7 +362,11 @@ impl Engine {
         let mut hasher = Sha256::new();
         hasher.update(self.salt);
         hasher.update(value.as_bytes());
-        hex::encode(&hasher.finalize()[..8])
+        // Into a buffer: `hex::encode` collects the digits one `char` at a time, which cost
+        // as much as the hash.
+        let mut digits = [0u8; 16];
+        hex::encode_to_slice(&hasher.finalize()[..8], &mut digits).expect("16 digits for 8 bytes");
+        std::str::from_utf8(&digits).expect("hex digits are ASCII").to_owned()
     }
 }
 

@@ -149,11 +149,9 @@ impl<'a> Walker<'a, '_> {
                         pos = self.member(pos)?;
                         continue 'value;
                     }
-                    (Frame::Array { base, index }, b',') => {
+                    (Frame::Array { index, .. }, b',') => {
                         *index += 1;
-                        let (base, index) = (*base, *index);
-                        self.path.truncate(base);
-                        self.push_index(index);
+                        self.next_index();
                         pos += 1;
                         continue 'value;
                     }
@@ -300,6 +298,35 @@ impl<'a> Walker<'a, '_> {
             self.path.extend(digits[at..].iter().map(|&digit| char::from(digit)));
             self.path.push(']');
         }
+    }
+
+    /// Moves the path from `[n]` to `[n + 1]`, in place: the path of an array's element
+    /// ends with its index once the element is read (a container closed truncates the path
+    /// back to it). Deeper than [`MAX_PATH_DEPTH`] the path holds no index.
+    fn next_index(&mut self) {
+        if self.frames.len() > MAX_PATH_DEPTH {
+            return;
+        }
+        debug_assert!(self.path.ends_with(']'));
+        self.path.pop();
+        let mut nines = 0;
+        loop {
+            match self.path.pop() {
+                Some('9') => nines += 1,
+                Some(digit @ '0'..='8') => {
+                    self.path.push(char::from(digit as u8 + 1));
+                    break;
+                }
+                // `[`: the index was all nines and takes one more digit.
+                opening => {
+                    self.path.extend(opening);
+                    self.path.push('1');
+                    break;
+                }
+            }
+        }
+        self.path.extend(std::iter::repeat_n('0', nines));
+        self.path.push(']');
     }
 
     /// `.key` for identifiers, `["key"]` for anything else.

@@ -59,6 +59,16 @@ fn array_indices_of_every_width_are_written_in_paths() {
     for index in [0, 9, 10, 99, 100, 1000] {
         assert_eq!(at_path(&segments, &format!("$[{index}]")).text, format!("value {index}"));
     }
+    // Elements that are containers, which leave their own components behind them.
+    let nested: Vec<serde_json::Value> = (0..1001)
+        .map(|i| serde_json::json!([{ "m": [format!("object {i}"), {}, []] }, format!("inner {i}")]))
+        .collect();
+    let payload = serde_json::to_vec(&nested).expect("json");
+    let segments = decode(&payload, 0);
+    for index in [0, 9, 10, 99, 100, 999, 1000] {
+        assert_eq!(at_path(&segments, &format!("$[{index}][0].m[0]")).text, format!("object {index}"));
+        assert_eq!(at_path(&segments, &format!("$[{index}][1]")).text, format!("inner {index}"));
+    }
 }
 
 #[test]
@@ -391,6 +401,18 @@ fn deep_nesting_is_elided_not_fatal() {
     assert_eq!(deep.text, "deep secret");
     let path = deep.json_path.expect("path");
     assert_eq!(path, format!("${}.…", "[0]".repeat(64)));
+    // Elements after the first at and past the elided depth keep the elided path.
+    for depth in [64, 65, 66, 100] {
+        let payload = format!("{}\"a\", \"b\", [\"c\"]{}", "[".repeat(depth), "]".repeat(depth));
+        let segments = decode(payload.as_bytes(), 0);
+        let paths: Vec<&str> = segments.iter().map(|s| s.json_path.expect("path")).collect();
+        let outer = "[0]".repeat(63);
+        let expected: Vec<String> = match depth {
+            64 => vec![format!("${outer}[0]"), format!("${outer}[1]"), format!("${outer}[2].…")],
+            _ => vec![format!("${outer}[0].…"); 3],
+        };
+        assert_eq!(paths, expected, "depth {depth}");
+    }
 }
 
 /// A small deterministic generator, so failures reproduce.

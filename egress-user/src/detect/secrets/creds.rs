@@ -201,7 +201,7 @@ pub(crate) fn keyword_hit(t: &[u8], start: usize, end: usize, runs: &[(usize, us
     while id_start > 0 && start - id_start < 48 && has(IDENT, t[id_start - 1]) {
         id_start -= 1;
     }
-    if let Some(found) = assignment(t, id_start, id_end) {
+    if let Some(found) = assignment(t, id_start, id_end, out) {
         out.push(found);
         return id_end;
     }
@@ -209,7 +209,7 @@ pub(crate) fn keyword_hit(t: &[u8], start: usize, end: usize, runs: &[(usize, us
         .iter()
         .find(|&&(_, run_end)| run_end > id_end)
         .is_some_and(|&(run_start, _)| run_start < id_end + GENERIC_WINDOW);
-    if run_near && let Some(found) = generic(t, id_end) {
+    if run_near && let Some(found) = generic(t, id_end, out) {
         let mut words_start = id_start;
         while words_start > 0
             && id_start - words_start < 24
@@ -224,8 +224,16 @@ pub(crate) fn keyword_hit(t: &[u8], start: usize, end: usize, runs: &[(usize, us
     id_end
 }
 
-/// A `keyword = value` assignment after the identifier `t[id_start..id_end]`.
-fn assignment(t: &[u8], id_start: usize, id_end: usize) -> Option<Found> {
+/// Whether `t[start..end]` overlaps a provider format in `reported`. A keyword's value that
+/// is one (`token: ghp_...`) is reported as that format; judged again it could only be
+/// reported twice (as a context-rule format) or dropped (as a generic finding).
+fn reported_as_format(reported: &[Found], start: usize, end: usize) -> bool {
+    reported.iter().any(|found| super::level(found.detector) == 0 && found.start < end && start < found.end)
+}
+
+/// A `keyword = value` assignment after the identifier `t[id_start..id_end]`, unless the
+/// value is `reported` as a provider format.
+fn assignment(t: &[u8], id_start: usize, id_end: usize, reported: &[Found]) -> Option<Found> {
     let xml = id_start > 0 && t[id_start - 1] == b'<';
     let cli = t[id_start..].starts_with(b"--");
     let mut p = id_end;
@@ -280,7 +288,7 @@ fn assignment(t: &[u8], id_start: usize, id_end: usize) -> Option<Found> {
         }
     };
     let v = &t[start..end];
-    if v.len() < 6 {
+    if v.len() < 6 || reported_as_format(reported, start, end) {
         return None;
     }
     let keyword = keyword_of(t, id_start, id_end, false)?;
@@ -443,13 +451,15 @@ pub(crate) const GENERIC_WINDOW: usize = 40;
 const HASH_WORDS: &[&[u8]] =
     &[b"sha", b"md5", b"hash", b"digest", b"checksum", b"commit", b"etag", b"integrity", b"fingerprint", b"sum"];
 
-/// A high-entropy token starting within [`GENERIC_WINDOW`] bytes after a keyword.
+/// A high-entropy token starting within [`GENERIC_WINDOW`] bytes after a keyword. The first
+/// token that is `reported` as a provider format (`token ghp_...`) ends the search with
+/// nothing: it is the keyword's value.
 ///
 /// Filters: UUIDs; hex of digest length (32/40/64/96/128) unless no hash word (`sha`, `md5`,
 /// `commit`, ...) is near, then at low confidence, since the keyword is secret-ish; paths,
 /// URLs, dotted names, e-mail parts; templates and placeholders; sequences; word-like
 /// identifiers; strings with no digit; anything under [`entropy_threshold`].
-pub(crate) fn generic(t: &[u8], from: usize) -> Option<Found> {
+pub(crate) fn generic(t: &[u8], from: usize, reported: &[Found]) -> Option<Found> {
     let limit = t.len().min(from + GENERIC_WINDOW);
     let mut p = from;
     while p < limit {
@@ -468,7 +478,7 @@ pub(crate) fn generic(t: &[u8], from: usize) -> Option<Found> {
         while e > s && matches!(t[e - 1], b'-' | b'_') {
             e -= 1;
         }
-        if s >= limit {
+        if s >= limit || reported_as_format(reported, s, e) {
             break;
         }
         if let Some(found) = provider(t, s, e).or_else(|| judge_token(t, s, e)) {
@@ -737,7 +747,14 @@ pub(crate) fn provider(t: &[u8], vs: usize, ve: usize) -> Option<Found> {
 /// The bytes of `v` as a [`Set`], with a non-ASCII byte counted as a NUL: no row's
 /// alphabet has either, so `byte_set(v) & !set == 0` exactly when every byte is in `set`.
 fn byte_set(v: &[u8]) -> Set {
-    v.iter().fold(0, |bytes, &b| bytes | 1 << if b < 128 { b } else { 0 })
+    // By halves, for the reason of `has`.
+    let (mut low, mut high) = (0u64, 0u64);
+    for &b in v {
+        let bit = 1u64 << (b & 63);
+        low |= if b < 64 || b >= 128 { if b < 128 { bit } else { 1 } } else { 0 };
+        high |= if (64..128).contains(&b) { bit } else { 0 };
+    }
+    Set::from(low) | Set::from(high) << 64
 }
 
 /// `name` (lowercase) occurs in `near` in any case, as a word or an identifier's first

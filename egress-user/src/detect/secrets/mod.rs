@@ -491,7 +491,7 @@ impl SecretScanner {
 }
 
 /// How generic a detector is: a finding is dropped when it overlaps one of a lower level.
-fn level(detector: &str) -> u8 {
+pub(crate) fn level(detector: &str) -> u8 {
     match detector {
         "generic_high_entropy" => 2,
         "password_assignment" | "connection_string_password" | "password_in_url" | "bearer_token" | "basic_auth" => 1,

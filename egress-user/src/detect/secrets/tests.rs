@@ -229,6 +229,30 @@ fn context_rows_need_their_provider_name() {
 }
 
 #[test]
+fn a_keyword_value_reported_as_a_format_is_not_judged_again() {
+    let mut rng = Rng(3);
+    let token = checksummed("ghp_", &mut rng);
+    // 40 URL-safe characters after `cloudflare`: the shape of a Cloudflare API token too.
+    for text in [
+        format!("my cloudflare token {token} for the deploy"),
+        format!("cloudflare_token = \"{token}\""),
+        format!("cloudflare token: {token}"),
+    ] {
+        let found = scan(&text);
+        let detectors: Vec<&str> = found.iter().map(|m| m.detector).collect();
+        assert_eq!(detectors, ["github_pat"], "{text}");
+    }
+    // With the checksum broken it is no GitHub token: the keyword's value is judged as before.
+    let mut bad = token.into_bytes();
+    let last = bad.len() - 1;
+    bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    let text = format!("my cloudflare token {bad} for the deploy");
+    let detectors: Vec<&str> = scan(&text).iter().map(|m| m.detector).collect();
+    assert_eq!(detectors, ["cloudflare_api_token"], "{text}");
+}
+
+#[test]
 fn github_and_npm_checksums_are_validated() {
     let mut rng = Rng(1);
     let good = checksummed("ghp_", &mut rng);
