@@ -471,24 +471,25 @@ impl ExactDataMatch {
     }
 
     /// Numbers written in 2..=MAX_DIGIT_GROUPS groups (a single group is a word already).
+    /// Without allocating: a text with a digit in it is common (a date, a version, a token),
+    /// and two vectors here cost more than the search.
     fn scan_numbers(&self, text: &str, hits: &mut Vec<Hit>) {
         let bytes = text.as_bytes();
-        let mut groups: Vec<(usize, usize)> = Vec::new();
-        let mut digits = Vec::new();
+        // The last groups of the current run of groups, group `n` at `n % MAX_DIGIT_GROUPS`.
+        let mut recent = [(0usize, 0usize); MAX_DIGIT_GROUPS];
         let mut i = 0;
-        while i < bytes.len() {
-            match ascii::next_digit(bytes, i) {
-                Some(next) => i = next,
-                None => break,
-            }
+        while let Some(next) = ascii::next_digit(bytes, i) {
+            i = next;
             // A run of digit groups joined by short separators.
-            groups.clear();
+            let mut count = 0;
             loop {
                 let start = i;
                 while i < bytes.len() && bytes[i].is_ascii_digit() {
                     i += 1;
                 }
-                groups.push((start, i));
+                recent[count % MAX_DIGIT_GROUPS] = (start, i);
+                count += 1;
+                self.numbers_ending(bytes, &recent, count, hits);
                 let mut j = i;
                 while j < bytes.len() && j - i < 2 && b" -.()+/".contains(&bytes[j]) {
                     j += 1;
@@ -499,21 +500,44 @@ impl ExactDataMatch {
                     break;
                 }
             }
-            if groups.len() < 2 {
+        }
+    }
+
+    /// Looks up the numbers of 2..=MAX_DIGIT_GROUPS groups that end at the last of the
+    /// `count` groups of a run (the latest ones in `recent`), whose digit count some number of
+    /// the table has.
+    fn numbers_ending(
+        &self,
+        bytes: &[u8],
+        recent: &[(usize, usize); MAX_DIGIT_GROUPS],
+        count: usize,
+        hits: &mut Vec<Hit>,
+    ) {
+        let last = count - 1;
+        let group = |n: usize| recent[n % MAX_DIGIT_GROUPS];
+        let mut length = group(last).1 - group(last).0;
+        for first in (last.saturating_sub(MAX_DIGIT_GROUPS - 1)..last).rev() {
+            length += group(first).1 - group(first).0;
+            if length < 4 || self.number_lengths >> length.min(63) & 1 == 0 {
                 continue;
             }
-            for first in 0..groups.len() {
-                digits.clear();
-                for last in first..groups.len().min(first + MAX_DIGIT_GROUPS) {
-                    digits.extend_from_slice(&bytes[groups[last].0..groups[last].1]);
-                    if last == first || digits.len() < 4 || self.number_lengths >> digits.len().min(63) & 1 == 0 {
-                        continue;
-                    }
-                    let hash = token_hash(&self.keys, &digits);
-                    if self.filters[NUMBER].may_contain(hash) {
-                        self.lookup(chain(&self.keys, &[hash]), groups[first].0, groups[last].1, hits);
-                    }
-                }
+            let mut on_stack = [0u8; 64];
+            let mut on_heap = Vec::new();
+            let digits = if length <= on_stack.len() {
+                &mut on_stack[..length]
+            } else {
+                on_heap.resize(length, 0);
+                &mut on_heap[..]
+            };
+            let mut at = 0;
+            for n in first..=last {
+                let (start, end) = group(n);
+                digits[at..at + end - start].copy_from_slice(&bytes[start..end]);
+                at += end - start;
+            }
+            let hash = token_hash(&self.keys, digits);
+            if self.filters[NUMBER].may_contain(hash) {
+                self.lookup(chain(&self.keys, &[hash]), group(first).0, group(last).1, hits);
             }
         }
     }
@@ -1086,6 +1110,95 @@ mod tests {
                 pieces[(*state >> 33) as usize % pieces.len()]
             })
             .collect()
+    }
+
+    /// The grouped-number search as first written: every run of groups collected, then every
+    /// span of 2..=MAX_DIGIT_GROUPS of them concatenated.
+    fn numbers_reference(edm: &ExactDataMatch, text: &str) -> Vec<Hit> {
+        let bytes = text.as_bytes();
+        let mut hits = Vec::new();
+        let mut i = 0;
+        while let Some(next) = (i..bytes.len()).find(|&k| bytes[k].is_ascii_digit()) {
+            i = next;
+            let mut groups = Vec::new();
+            loop {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                groups.push((start, i));
+                let mut j = i;
+                while j < bytes.len() && j - i < 2 && b" -.()+/".contains(&bytes[j]) {
+                    j += 1;
+                }
+                if j > i && j < bytes.len() && bytes[j].is_ascii_digit() {
+                    i = j;
+                } else {
+                    break;
+                }
+            }
+            for first in 0..groups.len() {
+                let mut digits = Vec::new();
+                for last in first..groups.len().min(first + MAX_DIGIT_GROUPS) {
+                    digits.extend_from_slice(&bytes[groups[last].0..groups[last].1]);
+                    if last == first || digits.len() < 4 {
+                        continue;
+                    }
+                    let hash = token_hash(&edm.keys, &digits);
+                    if edm.filters[NUMBER].may_contain(hash) {
+                        edm.lookup(chain(&edm.keys, &[hash]), groups[first].0, groups[last].1, &mut hits);
+                    }
+                }
+            }
+        }
+        hits.sort_unstable();
+        hits
+    }
+
+    #[test]
+    fn grouped_numbers_agree_with_collecting_the_groups_first() {
+        // Accounts of 4 to 80 digits, written in groups of every width, among stray digits.
+        let mut state = 11u64;
+        let mut next = |below: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % below
+        };
+        let accounts: Vec<String> = (0..40)
+            .map(|n| {
+                (0..[4, 7, 10, 12, 16, 63, 64, 65, 80][n % 9]).map(|_| char::from(b'0' + next(10) as u8)).collect()
+            })
+            .collect();
+        let rows: Vec<Vec<String>> =
+            accounts.iter().enumerate().map(|(n, account)| vec![format!("Person {n}"), account.clone()]).collect();
+        let edm = ExactDataMatch::from_rows("accounts", &["name", "account"], rows, &["account"], &["name"], SALT)
+            .expect("build");
+        const SEPARATORS: [&str; 9] = [" ", "-", ".", "(", ") ", "+", "/", " - ", "x"];
+        let mut found = 0;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..1 + next(4) {
+                let account = &accounts[next(accounts.len() as u64) as usize];
+                let mut at = 0;
+                while at < account.len() {
+                    let width = (1 + next(8) as usize).min(account.len() - at);
+                    text.push_str(&account[at..at + width]);
+                    at += width;
+                    if at < account.len() || next(2) == 0 {
+                        text.push_str(SEPARATORS[next(SEPARATORS.len() as u64) as usize]);
+                    }
+                }
+                for _ in 0..next(3) {
+                    text.push_str(&next(100_000).to_string());
+                    text.push_str(SEPARATORS[next(SEPARATORS.len() as u64) as usize]);
+                }
+            }
+            let mut hits = Vec::new();
+            edm.scan_numbers(&text, &mut hits);
+            hits.sort_unstable();
+            assert_eq!(hits, numbers_reference(&edm, &text), "{text}");
+            found += hits.len();
+        }
+        assert!(found > 300, "the texts hold accounts: {found} hits");
     }
 
     #[test]
