@@ -150,7 +150,7 @@ impl AuditFinding {
             end: finding.end,
             confidence: finding.confidence,
             label: finding.label.clone(),
-            value_hash: finding.value_hash.clone(),
+            value_hash: finding.value_hash.to_string(),
         }
     }
 }
