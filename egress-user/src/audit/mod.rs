@@ -142,7 +142,7 @@ impl AuditFinding {
         Self {
             category: finding.category.as_str(),
             detector: finding.detector,
-            json_path: finding.json_path.clone(),
+            json_path: finding.json_path.as_deref().map(str::to_owned),
             part,
             action: action.as_str(),
             rule,

@@ -12,6 +12,7 @@ pub mod dictionary;
 pub mod edm;
 pub mod eval;
 pub mod fingerprint;
+mod json_path;
 pub mod pii;
 pub mod secrets;
 pub mod taint;
@@ -29,6 +30,8 @@ use std::{
 use anyhow::Context as _;
 use serde::Serialize;
 use siphasher::sip::SipHasher24;
+
+pub use self::json_path::JsonPath;
 
 /// What kind of sensitive content a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
@@ -142,7 +145,7 @@ pub struct Finding {
     /// Byte offsets into the original payload.
     pub start: usize,
     pub end: usize,
-    pub json_path: Option<String>,
+    pub json_path: Option<JsonPath>,
     pub confidence: f32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
@@ -368,7 +371,7 @@ impl Engine {
                 category: found.category,
                 start: span.start,
                 end: span.end,
-                json_path: segment.json_path.map(str::to_owned),
+                json_path: segment.json_path.map(JsonPath::new),
                 confidence: found.confidence,
                 label: found.label.take(),
                 value_hash: self.value_hash(value),
