@@ -750,9 +750,10 @@ fn byte_set(v: &[u8]) -> Set {
     // By halves, for the reason of `has`.
     let (mut low, mut high) = (0u64, 0u64);
     for &b in v {
+        let b = if b < 128 { b } else { 0 };
         let bit = 1u64 << (b & 63);
-        low |= if b < 64 || b >= 128 { if b < 128 { bit } else { 1 } } else { 0 };
-        high |= if (64..128).contains(&b) { bit } else { 0 };
+        low |= if b < 64 { bit } else { 0 };
+        high |= if b < 64 { 0 } else { bit };
     }
     Set::from(low) | Set::from(high) << 64
 }

@@ -577,6 +577,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn membership_by_halves_is_the_bit_of_the_set() {
+        for set in [ALNUM, DIGIT, HEX, HEX_ANY, UP_ALNUM, LOW_ALNUM, set(b"+/=_-"), u128::MAX, 1 | 1 << 127, 0] {
+            for b in 0..=u8::MAX {
+                assert_eq!(has(set, b), b < 128 && (set >> b) & 1 == 1, "{set:#x} {b}");
+            }
+        }
+    }
+
+    #[test]
     fn sets_hold_what_their_spec_says() {
         assert!(has(URLSAFE, b'-') && has(URLSAFE, b'_') && has(URLSAFE, b'z') && !has(URLSAFE, b'.'));
         assert!(has(B32_UP, b'7') && !has(B32_UP, b'8') && !has(B32_UP, b'a'));
