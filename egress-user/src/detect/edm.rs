@@ -484,20 +484,13 @@ impl ExactDataMatch {
             let mut count = 0;
             loop {
                 let start = i;
-                while i < bytes.len() && bytes[i].is_ascii_digit() {
-                    i += 1;
-                }
+                i = digits_end(bytes, i);
                 recent[count % MAX_DIGIT_GROUPS] = (start, i);
                 count += 1;
                 self.numbers_ending(bytes, &recent, count, hits);
-                let mut j = i;
-                while j < bytes.len() && j - i < 2 && b" -.()+/".contains(&bytes[j]) {
-                    j += 1;
-                }
-                if j > i && j < bytes.len() && bytes[j].is_ascii_digit() {
-                    i = j;
-                } else {
-                    break;
+                match next_group(bytes, i) {
+                    Some(next) => i = next,
+                    None => break,
                 }
             }
         }
@@ -543,6 +536,21 @@ impl ExactDataMatch {
     }
 }
 
+/// The end of the run of ASCII digits at `from`.
+fn digits_end(bytes: &[u8], from: usize) -> usize {
+    bytes[from..].iter().position(|b| !b.is_ascii_digit()).map_or(bytes.len(), |k| from + k)
+}
+
+/// Where the next digit group of a number starts after a group that ends at `end`: past one
+/// or two of ` -.()+/`, if a digit follows them.
+fn next_group(bytes: &[u8], end: usize) -> Option<usize> {
+    let mut next = end;
+    while next < bytes.len() && next - end < 2 && b" -.()+/".contains(&bytes[next]) {
+        next += 1;
+    }
+    (next > end && bytes.get(next).is_some_and(u8::is_ascii_digit)).then_some(next)
+}
+
 /// One run of letters and digits: `source[range]` are its bytes to hash (the text itself when
 /// ASCII, which [`token_hash`] case-folds; else the run lowercased), `start..end` its span
 /// in the text.
@@ -578,13 +586,8 @@ fn for_each_word(
     // that the end of the text can be a stop like any other, at its bit `block.len()`.
     while base <= bytes.len() {
         let block = &bytes[base..(base + 64).min(bytes.len())];
-        let last = block.len() < 64;
-        let (alpha, alnum, high) = masks(block);
-        let word = alnum | high;
+        let BlockBounds { alpha, alnum, high, mut starts, mut stops } = BlockBounds::of(block, &masks);
         digits |= alnum & !alpha;
-        let mut starts = word & !(word << 1);
-        // Bit k: byte k is the first byte after a run.
-        let mut stops = !word & (word << 1) & ascii::bit_range(0, block.len() + usize::from(last));
         let mut next = base + 64;
         // Starts and stops alternate: a run ends at the first stop after its start.
         while starts != 0 {
@@ -614,6 +617,32 @@ fn for_each_word(
         base = next;
     }
     digits != 0
+}
+
+/// The byte masks of one block of [`for_each_word`]'s walk (at most 64 bytes; the last
+/// block is shorter), and where its words (runs of ASCII letters and digits and non-ASCII
+/// bytes) start and stop.
+struct BlockBounds {
+    alpha: u64,
+    alnum: u64,
+    high: u64,
+    /// Bit k: byte k is the first of a word.
+    starts: u64,
+    /// Bit k: byte k is the first byte after a word; in the last block the text's end is one,
+    /// at bit `block.len()`.
+    stops: u64,
+}
+
+impl BlockBounds {
+    #[inline(always)]
+    fn of(block: &[u8], masks: &impl Fn(&[u8]) -> (u64, u64, u64)) -> Self {
+        let (alpha, alnum, high) = masks(block);
+        let word = alnum | high;
+        let last = block.len() < 64;
+        let starts = word & !(word << 1);
+        let stops = !word & (word << 1) & ascii::bit_range(0, block.len() + usize::from(last));
+        Self { alpha, alnum, high, starts, stops }
+    }
 }
 
 /// The runs of alphanumeric characters in a run of 64 bytes or more that starts at `from`
@@ -1113,7 +1142,7 @@ mod tests {
     }
 
     /// The grouped-number search as first written: every run of groups collected, then every
-    /// span of 2..=MAX_DIGIT_GROUPS of them concatenated.
+    /// span of 2..=MAX_DIGIT_GROUPS of them concatenated (the groups split by the same rule).
     fn numbers_reference(edm: &ExactDataMatch, text: &str) -> Vec<Hit> {
         let bytes = text.as_bytes();
         let mut hits = Vec::new();
@@ -1123,18 +1152,11 @@ mod tests {
             let mut groups = Vec::new();
             loop {
                 let start = i;
-                while i < bytes.len() && bytes[i].is_ascii_digit() {
-                    i += 1;
-                }
+                i = digits_end(bytes, i);
                 groups.push((start, i));
-                let mut j = i;
-                while j < bytes.len() && j - i < 2 && b" -.()+/".contains(&bytes[j]) {
-                    j += 1;
-                }
-                if j > i && j < bytes.len() && bytes[j].is_ascii_digit() {
-                    i = j;
-                } else {
-                    break;
+                match next_group(bytes, i) {
+                    Some(next) => i = next,
+                    None => break,
                 }
             }
             for first in 0..groups.len() {

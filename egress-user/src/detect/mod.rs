@@ -83,13 +83,22 @@ pub trait Detector: Send + Sync {
     /// segment. A detector whose evidence adds up across a payload's strings (a document
     /// copied into several messages) overrides this; the others scan each segment alone.
     fn scan_segments(&self, segments: &[Segment<'_>], out: &mut Vec<(usize, Match)>) {
-        let mut matches = Vec::new();
-        for (index, segment) in segments.iter().enumerate() {
-            self.scan(&segment.text, &mut matches);
-            // Most segments have no match: no drain to set up for them.
-            if !matches.is_empty() {
-                out.extend(matches.drain(..).map(|found| (index, found)));
-            }
+        scan_each(segments, out, |text, matches| self.scan(text, matches));
+    }
+}
+
+/// Runs `scan` on each segment alone and appends its matches with the segment's index.
+pub(crate) fn scan_each(
+    segments: &[Segment<'_>],
+    out: &mut Vec<(usize, Match)>,
+    mut scan: impl FnMut(&str, &mut Vec<Match>),
+) {
+    let mut matches = Vec::new();
+    for (index, segment) in segments.iter().enumerate() {
+        scan(&segment.text, &mut matches);
+        // Most segments have no match: no drain to set up for them.
+        if !matches.is_empty() {
+            out.extend(matches.drain(..).map(|found| (index, found)));
         }
     }
 }
@@ -156,7 +165,7 @@ pub struct Finding {
 
 /// SipHash-2-4 of a matched text keyed with the engine's random 128-bit salt, written as 16
 /// hex digits. SipHash is a keyed pseudo-random function made for short inputs: without
-/// the salt the hashes give nothing away, and it costs a third of a salted SHA-256 (a payload
+/// the salt the hashes give nothing away, and it is cheaper than a salted SHA-256 (a payload
 /// can have thousands of findings). Kept as a number, not a string, for the same reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ValueHash(u64);

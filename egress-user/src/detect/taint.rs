@@ -31,7 +31,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::fingerprint::{Bloom, HashMapU64, Winnow, random_seed, splitmix64};
-use super::{Category, Detector, Match, Segment};
+use super::{Category, Detector, Match, Segment, scan_each};
 
 /// k of taint fingerprints, in normalised bytes (see the module docs).
 pub const TAINT_K: usize = 16;
@@ -316,11 +316,7 @@ impl Detector for TaintDetector {
             return;
         }
         let now = Instant::now();
-        let mut matches = Vec::new();
-        for (index, segment) in segments.iter().enumerate() {
-            store.scan_at(&segment.text, now, &mut matches);
-            out.extend(matches.drain(..).map(|found| (index, found)));
-        }
+        scan_each(segments, out, |text, matches| store.scan_at(text, now, matches));
     }
 }
 

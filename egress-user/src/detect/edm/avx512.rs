@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{ExactDataMatch, FOLD, HeadSet, Hit, M1, Word, WordRuns, split_by_chars, split_long_run};
+use super::{BlockBounds, ExactDataMatch, FOLD, HeadSet, Hit, M1, Word, WordRuns, split_by_chars, split_long_run};
 use crate::detect::ascii;
 
 /// Whether this processor has what [`ExactDataMatch::scan_words_avx512`] uses: checked once.
@@ -61,12 +61,9 @@ impl ExactDataMatch {
         let mut base = 0;
         while base <= bytes.len() {
             let block = &bytes[base..(base + 64).min(bytes.len())];
-            let last = block.len() < 64;
-            let (alpha, alnum, high) = ascii::avx512::masks_with_high(block);
-            let word = alnum | high;
+            let BlockBounds { alpha, alnum, high, starts, stops } =
+                BlockBounds::of(block, &|block| ascii::avx512::masks_with_high(block));
             digits |= alnum & !alpha;
-            let starts = word & !(word << 1);
-            let stops = !word & (word << 1) & ascii::bit_range(0, block.len() + usize::from(last));
             let may_open = starts & leading.starts(bytes, base) != 0;
             let count = stops.count_ones() as usize;
             // Without a possible opener, a number, a non-ASCII word or a lead before it, no
@@ -261,10 +258,7 @@ mod tests {
         for count in (0..60).chain([30; 400]) {
             let text = random_text(&mut state, &pieces, count);
             for block in text.as_bytes().chunks(64).chain([&text.as_bytes()[text.len().saturating_sub(17)..]]) {
-                let (alpha, alnum, high) = ascii::masks_with_high(block);
-                let word = alnum | high;
-                let starts = word & !(word << 1);
-                let stops = !word & (word << 1) & ascii::bit_range(0, block.len() + usize::from(block.len() < 64));
+                let BlockBounds { alpha, high, starts, stops, .. } = BlockBounds::of(block, &ascii::masks_with_high);
                 // The block's own bytes only (the text past it is not known here): a pair cut
                 // by the block's end is tested as the byte alone.
                 // SAFETY: `available()` checked that the processor has the target features.
